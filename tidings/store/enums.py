@@ -1,0 +1,125 @@
+"""State and kind enumerations, stored as plain strings (no native enums to migrate)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Enum
+
+
+def str_enum(enum_cls: type[StrEnum]) -> Enum:
+    """A VARCHAR column holding the enum's values; no CHECK constraint, so adding a value needs
+    no migration on either database."""
+    return Enum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class ChannelKind(StrEnum):
+    """A way to reach a customer."""
+
+    WHATSAPP = "whatsapp"
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class OrderStatus(StrEnum):
+    """Where an order is in its life."""
+
+    PENDING_PAYMENT = "pending_payment"
+    CONFIRMED = "confirmed"
+    PACKED = "packed"
+    SHIPPED = "shipped"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    RETURNED = "returned"
+
+
+class LineStatus(StrEnum):
+    """The state of one order line."""
+
+    OPEN = "open"
+    SHIPPED = "shipped"
+    BACKORDERED = "backordered"
+    CANCELLED = "cancelled"
+
+
+class ShipmentStatus(StrEnum):
+    """A parcel's normalised carrier status."""
+
+    LABEL_CREATED = "label_created"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    FAILED_ATTEMPT = "failed_attempt"
+    HELD_CUSTOMS = "held_customs"
+    EXCEPTION = "exception"
+    DELIVERED = "delivered"
+    RETURNED = "returned"
+
+
+class EmailState(StrEnum):
+    """An inbound email's progress: received -> parsed -> classified -> resolved | escalated."""
+
+    RECEIVED = "received"
+    PARSED = "parsed"
+    CLASSIFIED = "classified"
+    RESOLVED = "resolved"
+    ESCALATED = "escalated"
+    ARCHIVED = "archived"
+    QUARANTINED = "quarantined"
+
+
+class CaseState(StrEnum):
+    """A case's progress through automation and review."""
+
+    OPEN = "open"
+    IN_REVIEW = "in_review"
+    AWAITING_CUSTOMER = "awaiting_customer"
+    AUTO_RESOLVED = "auto_resolved"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+    REJECTED = "rejected"
+
+
+class ActionOutcome(StrEnum):
+    """What happened to an action against the order API."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class NotificationState(StrEnum):
+    """pending -> sending -> sent (-> delivered | read) | failed -> dead; held/dropped by policy."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    DEAD = "dead"
+    HELD = "held"
+    DROPPED = "dropped"
+
+
+class TemplateStatus(StrEnum):
+    """A template version's publication status."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
+
+
+def enum_values(enum_cls: type[StrEnum]) -> list[Any]:
+    """The values of an enum, in definition order."""
+    return [member.value for member in enum_cls]

@@ -1,0 +1,62 @@
+"""Apply Alembic migrations from code: ``tidings db upgrade`` and the test suite use this."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from tidings.errors import StorageError
+from tidings.store.db import make_engine, normalize_url
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config pointing at the migrations shipped in the package."""
+    config = Config()
+    config.set_main_option("script_location", "tidings.store:migrations")
+    # ConfigParser interpolation treats % specially; URL-encoded passwords contain it.
+    config.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at ``url`` up to ``revision`` (default: the newest)."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Take the database at ``url`` down to ``revision`` (``base`` empties it)."""
+    command.downgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str | None:
+    """The newest migration shipped in the package."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None when it was never migrated."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def require_current(engine: Engine) -> None:
+    """Raise ``StorageError`` with the fix when the schema is missing or behind."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise StorageError(
+            f"database schema is at {current or 'nothing'}, the code needs {head}: "
+            "run `tidings db upgrade`"
+        )
+
+
+def upgrade_url(url: str) -> None:
+    """Upgrade to head and check the result, for callers that only have a URL."""
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        require_current(engine)
+    finally:
+        engine.dispose()

@@ -1,0 +1,27 @@
+"""Every table. Import from here so Alembic and the app see one complete metadata."""
+
+from tidings.store.models.audit import AuditEntry
+from tidings.store.models.cases import Action, Case, HumanLabel
+from tidings.store.models.customers import BrandRow, Customer, CustomerConsent
+from tidings.store.models.emails import InboundEmail
+from tidings.store.models.notifications import Notification
+from tidings.store.models.orders import Order, OrderLine, Shipment, TrackingEvent
+from tidings.store.models.templates import Template, TemplateVersion
+
+__all__ = [
+    "Action",
+    "AuditEntry",
+    "BrandRow",
+    "Case",
+    "Customer",
+    "CustomerConsent",
+    "HumanLabel",
+    "InboundEmail",
+    "Notification",
+    "Order",
+    "OrderLine",
+    "Shipment",
+    "Template",
+    "TemplateVersion",
+    "TrackingEvent",
+]
