@@ -1,0 +1,1 @@
+"""The embedded demo: bundled brands, sample emails, and a generator of realistic orders."""

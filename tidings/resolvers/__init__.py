@@ -1,0 +1,1 @@
+"""Resolvers: one per auto-fixable category, their guards, and the ``OrderAPI`` they act through."""

@@ -1,0 +1,122 @@
+"""The ``OrderAPI`` protocol: everything Tidings reads from or changes in a shop's order system.
+
+Resolvers only ever talk to this protocol. The built-in store (``order_store.py``) implements it
+on Tidings' own database for the demo and for small shops; a Shopify or in-house client would
+implement the same five calls.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from tidings.domain import Address
+from tidings.store.enums import LineStatus, OrderStatus, ShipmentStatus
+
+
+class CustomerView(BaseModel):
+    """The customer of an order, as resolvers and templates see them."""
+
+    name: str
+    email: str | None
+    phone: str | None
+    language: str
+    time_zone: str
+    channel_order: list[str]
+
+
+class OrderLineView(BaseModel):
+    """One product line."""
+
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Decimal
+    status: LineStatus
+
+
+class TrackingEventView(BaseModel):
+    """One carrier scan."""
+
+    occurred_at: datetime
+    code: str
+    status: ShipmentStatus
+    description: str
+    location: str | None
+
+
+class ShipmentView(BaseModel):
+    """One parcel and its tracking history, newest event last."""
+
+    carrier: str
+    tracking_number: str
+    status: ShipmentStatus
+    skus: list[str]
+    shipped_at: datetime | None
+    promised_date: date | None
+    eta: date | None
+    delivered_at: datetime | None
+    events: list[TrackingEventView]
+
+    def is_late(self, today: date) -> bool:
+        """Not delivered and its promised date has passed."""
+        undelivered = self.status not in (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED)
+        return undelivered and self.promised_date is not None and self.promised_date < today
+
+
+class OrderView(BaseModel):
+    """An order as the order API returns it."""
+
+    number: str
+    brand: str
+    status: OrderStatus
+    currency: str
+    total: Decimal
+    placed_at: datetime
+    customer: CustomerView
+    shipping_address: Address
+    lines: list[OrderLineView]
+    promised_date: date | None
+    delivery_date: date | None
+    delivery_slot: str | None
+
+
+@runtime_checkable
+class OrderAPI(Protocol):
+    """Read and change orders. Changes take an idempotency key: repeating a call with the same key
+    returns the order as it is and changes nothing."""
+
+    def get_order(self, number: str) -> OrderView | None:
+        """The order with this number, or None."""
+        ...
+
+    def find_orders(
+        self, *, email: str | None = None, phone: str | None = None, limit: int = 10
+    ) -> list[OrderView]:
+        """A customer's orders, newest first, by email address or E.164 phone number."""
+        ...
+
+    def list_shipments(self, number: str) -> list[ShipmentView]:
+        """The parcels of an order with their tracking events."""
+        ...
+
+    def update_shipping_address(
+        self, number: str, address: Address, *, idempotency_key: str, actor: str
+    ) -> OrderView:
+        """Change where an unshipped order goes."""
+        ...
+
+    def reschedule_delivery(
+        self, number: str, *, on: date, slot: str | None, idempotency_key: str, actor: str
+    ) -> OrderView:
+        """Ask for delivery on another day (and slot)."""
+        ...
+
+    def cancel_order(
+        self, number: str, *, reason: str, idempotency_key: str, actor: str
+    ) -> OrderView:
+        """Cancel an order that has not shipped."""
+        ...

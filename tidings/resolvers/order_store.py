@@ -1,0 +1,262 @@
+"""The built-in order store: ``OrderAPI`` on Tidings' own database (the embedded default).
+
+Every change runs in one transaction with an audit entry carrying the idempotency key; the key is
+unique, so a repeated call (or two racing ones) applies the change once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from tidings.domain import Address
+from tidings.errors import OrderNotFoundError, OrderStateError
+from tidings.resolvers.order_api import (
+    CustomerView,
+    OrderLineView,
+    OrderView,
+    ShipmentView,
+    TrackingEventView,
+)
+from tidings.store.base import utcnow
+from tidings.store.db import SessionFactory
+from tidings.store.enums import LineStatus, OrderStatus
+from tidings.store.models import AuditEntry, Customer, Order, Shipment
+
+# Which order states allow which change.
+ADDRESS_CHANGE_ALLOWED = frozenset(
+    {OrderStatus.PENDING_PAYMENT, OrderStatus.CONFIRMED, OrderStatus.PACKED}
+)
+CANCEL_ALLOWED = ADDRESS_CHANGE_ALLOWED
+RESCHEDULE_ALLOWED = frozenset(
+    {
+        OrderStatus.CONFIRMED,
+        OrderStatus.PACKED,
+        OrderStatus.SHIPPED,
+        OrderStatus.PARTIALLY_SHIPPED,
+        OrderStatus.OUT_FOR_DELIVERY,
+    }
+)
+
+
+def minor_to_decimal(amount: int) -> Decimal:
+    """Minor units (paise, sen) to a decimal amount; every demo currency has two decimals."""
+    return (Decimal(amount) / 100).quantize(Decimal("0.01"))
+
+
+def order_view(order: Order) -> OrderView:
+    """Map an ``Order`` row (with lines, customer and brand loaded) to its API view."""
+    customer = order.customer
+    return OrderView(
+        number=order.number,
+        brand=order.brand.slug,
+        status=order.status,
+        currency=order.currency,
+        total=minor_to_decimal(order.total_minor),
+        placed_at=order.placed_at,
+        customer=CustomerView(
+            name=customer.name,
+            email=customer.email,
+            phone=customer.phone,
+            language=customer.language,
+            time_zone=customer.time_zone,
+            channel_order=list(customer.channel_order),
+        ),
+        shipping_address=Address.model_validate(order.shipping_address),
+        lines=[
+            OrderLineView(
+                sku=line.sku,
+                name=line.name,
+                quantity=line.quantity,
+                unit_price=minor_to_decimal(line.unit_price_minor),
+                status=line.status,
+            )
+            for line in order.lines
+        ],
+        promised_date=order.promised_date,
+        delivery_date=order.delivery_date,
+        delivery_slot=order.delivery_slot,
+    )
+
+
+def shipment_view(shipment: Shipment) -> ShipmentView:
+    """Map a ``Shipment`` row (with events loaded) to its API view."""
+    return ShipmentView(
+        carrier=shipment.carrier,
+        tracking_number=shipment.tracking_number,
+        status=shipment.status,
+        skus=list(shipment.skus),
+        shipped_at=shipment.shipped_at,
+        promised_date=shipment.promised_date,
+        eta=shipment.eta,
+        delivered_at=shipment.delivered_at,
+        events=[
+            TrackingEventView(
+                occurred_at=e.occurred_at,
+                code=e.code,
+                status=e.status,
+                description=e.description,
+                location=e.location,
+            )
+            for e in shipment.events
+        ],
+    )
+
+
+_ORDER_LOADS = (selectinload(Order.lines), selectinload(Order.customer), selectinload(Order.brand))
+
+
+class BuiltinOrderStore:
+    """``OrderAPI`` backed by the ``orders`` tables of the Tidings database."""
+
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._sessions = session_factory
+
+    def get_order(self, number: str) -> OrderView | None:
+        """The order with this number, or None."""
+        with self._sessions() as session:
+            order = self._load(session, number)
+            return order_view(order) if order else None
+
+    def find_orders(
+        self, *, email: str | None = None, phone: str | None = None, limit: int = 10
+    ) -> list[OrderView]:
+        """A customer's orders across brands, newest first."""
+        if not email and not phone:
+            return []
+        contact = Customer.email == email.strip().lower() if email else Customer.phone == phone
+        query = (
+            select(Order)
+            .join(Order.customer)
+            .where(contact)
+            .options(*_ORDER_LOADS)
+            .order_by(Order.placed_at.desc())
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return [order_view(o) for o in session.scalars(query)]
+
+    def list_shipments(self, number: str) -> list[ShipmentView]:
+        """The order's parcels with tracking events, or ``OrderNotFoundError``."""
+        with self._sessions() as session:
+            order = self._require(session, number)
+            shipments = session.scalars(
+                select(Shipment)
+                .where(Shipment.order_id == order.id)
+                .options(selectinload(Shipment.events))
+                .order_by(Shipment.id)
+            )
+            return [shipment_view(s) for s in shipments]
+
+    def update_shipping_address(
+        self, number: str, address: Address, *, idempotency_key: str, actor: str
+    ) -> OrderView:
+        """Change the address of an order that has not left the warehouse."""
+
+        def apply(order: Order) -> None:
+            self._check_state(order, ADDRESS_CHANGE_ALLOWED, "change the address of")
+            order.shipping_address = address.model_dump(exclude_none=True)
+
+        return self._change(number, "update_shipping_address", idempotency_key, actor, apply)
+
+    def reschedule_delivery(
+        self, number: str, *, on: date, slot: str | None, idempotency_key: str, actor: str
+    ) -> OrderView:
+        """Record the delivery day (and slot) the customer asked for."""
+
+        def apply(order: Order) -> None:
+            self._check_state(order, RESCHEDULE_ALLOWED, "reschedule")
+            if on < utcnow().date():
+                raise OrderStateError(f"cannot reschedule {number} to {on}: the date has passed")
+            order.delivery_date, order.delivery_slot = on, slot
+
+        return self._change(number, "reschedule_delivery", idempotency_key, actor, apply)
+
+    def cancel_order(
+        self, number: str, *, reason: str, idempotency_key: str, actor: str
+    ) -> OrderView:
+        """Cancel an order and its open lines."""
+
+        def apply(order: Order) -> None:
+            self._check_state(order, CANCEL_ALLOWED, "cancel")
+            order.status, order.cancelled_at = OrderStatus.CANCELLED, utcnow()
+            for line in order.lines:
+                line.status = LineStatus.CANCELLED
+
+        return self._change(
+            number, "cancel_order", idempotency_key, actor, apply, details={"reason": reason}
+        )
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _change(
+        self,
+        number: str,
+        action: str,
+        idempotency_key: str,
+        actor: str,
+        apply: Callable[[Order], None],
+        details: dict[str, Any] | None = None,
+    ) -> OrderView:
+        """Apply ``apply`` once per idempotency key, with an audit entry, in one transaction."""
+        try:
+            with self._sessions() as session, session.begin():
+                if self._seen(session, idempotency_key):
+                    return order_view(self._require(session, number))
+                order = self._require(session, number)
+                before = order_view(order).model_dump(mode="json")
+                apply(order)
+                session.flush()
+                after = order_view(order)
+                session.add(
+                    AuditEntry(
+                        actor=actor,
+                        action=action,
+                        entity="order",
+                        entity_id=number,
+                        idempotency_key=idempotency_key,
+                        before=before,
+                        after=after.model_dump(mode="json"),
+                        details=details or {},
+                    )
+                )
+                return after
+        except IntegrityError:
+            # A concurrent call with the same key won the race; its change is the one that counts.
+            with self._sessions() as session:
+                if not self._seen(session, idempotency_key):
+                    raise
+                return order_view(self._require(session, number))
+
+    @staticmethod
+    def _seen(session: Session, idempotency_key: str) -> bool:
+        found = session.scalar(
+            select(AuditEntry.id).where(AuditEntry.idempotency_key == idempotency_key)
+        )
+        return found is not None
+
+    @staticmethod
+    def _load(session: Session, number: str) -> Order | None:
+        query = select(Order).where(Order.number == number.strip().upper()).options(*_ORDER_LOADS)
+        return session.scalars(query).one_or_none()
+
+    def _require(self, session: Session, number: str) -> Order:
+        order = self._load(session, number)
+        if order is None:
+            raise OrderNotFoundError(f"no order {number!r} in the built-in order store")
+        return order
+
+    @staticmethod
+    def _check_state(order: Order, allowed: frozenset[OrderStatus], verb: str) -> None:
+        if order.status not in allowed:
+            names = ", ".join(sorted(s.value for s in allowed))
+            raise OrderStateError(
+                f"cannot {verb} order {order.number} in state {order.status.value} "
+                f"(allowed: {names})"
+            )
