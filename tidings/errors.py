@@ -2,7 +2,13 @@
 
 
 class TidingsError(Exception):
-    """Base class of every error Tidings raises on purpose."""
+    """Base class of every error Tidings raises on purpose.
+
+    ``transient`` tells a worker whether trying again later can help: a refused connection can
+    heal, a malformed email cannot, so a permanent error dead-letters the row at once.
+    """
+
+    transient = False
 
 
 class ConfigError(TidingsError):
@@ -11,6 +17,8 @@ class ConfigError(TidingsError):
 
 class StorageError(TidingsError):
     """The database is unreachable, not migrated, or refused a write."""
+
+    transient = True
 
 
 class OrderNotFoundError(TidingsError):
@@ -39,3 +47,11 @@ class TemplateError(TidingsError):
 
 class ChannelError(TidingsError):
     """A channel could not deliver a message."""
+
+    transient = True
+
+
+class LeaseLostError(TidingsError):
+    """A worker's lease on a row expired and another worker took it over."""
+
+    transient = True

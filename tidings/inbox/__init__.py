@@ -1,0 +1,1 @@
+"""Inbox: turn mailboxes and .eml files into committed, parsed email rows, each stored once."""
