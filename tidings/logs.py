@@ -28,6 +28,8 @@ def _mask_secrets(
 def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
     """Configure structlog and the standard library's root logger once, at process start."""
     logging.basicConfig(format="%(message)s", level=level.upper())
+    # Alembic narrates every migration at INFO; that is noise in a CLI's output.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )

@@ -43,18 +43,18 @@ def _walk(root: Path) -> Iterator[Path]:
             yield candidate
 
 
-def import_path(
+def import_files(
     *,
     session_factory: SessionFactory,
-    path: Path,
+    files: list[Path],
     mailbox: str,
     brand_id: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Store every email file under ``path`` in ``mailbox``, one transaction per email so an
-    interrupted import keeps what it stored and a rerun only adds what is missing."""
+    """Store every email file (see ``email_files``) in ``mailbox``, one transaction per email so
+    an interrupted import keeps what it stored and a rerun only adds what is missing."""
     report = ImportReport()
-    for file in email_files(path):
+    for file in files:
         with transaction(session_factory) as session:
             result = store_raw_email(
                 session=session, mailbox=mailbox, raw=file.read_bytes(), brand_id=brand_id

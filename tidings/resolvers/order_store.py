@@ -1,7 +1,9 @@
 """The built-in order store: ``OrderAPI`` on Tidings' own database (the embedded default).
 
 Every change runs in one transaction with an audit entry carrying the idempotency key; the key is
-unique, so a repeated call (or two racing ones) applies the change once.
+unique, so a repeated call (or two racing ones) applies the change once. The order's version
+column catches two different changes racing on one order: the loser retries and re-checks its
+guards against the winner's result.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
 
 from tidings.domain import Address
 from tidings.errors import OrderNotFoundError, OrderStateError
@@ -195,6 +199,13 @@ class BuiltinOrderStore:
 
     # -- internals -------------------------------------------------------------------------
 
+    @retry(
+        # Another call changed the order (version check) or used the key first: look again.
+        retry=retry_if_exception_type((StaleDataError, IntegrityError)),
+        stop=stop_after_attempt(4),
+        wait=wait_random(0.01, 0.05),
+        reraise=True,
+    )
     def _change(
         self,
         number: str,
@@ -205,34 +216,27 @@ class BuiltinOrderStore:
         details: dict[str, Any] | None = None,
     ) -> OrderView:
         """Apply ``apply`` once per idempotency key, with an audit entry, in one transaction."""
-        try:
-            with self._sessions() as session, session.begin():
-                if self._seen(session, idempotency_key):
-                    return order_view(self._require(session, number))
-                order = self._require(session, number)
-                before = order_view(order).model_dump(mode="json")
-                apply(order)
-                session.flush()
-                after = order_view(order)
-                session.add(
-                    AuditEntry(
-                        actor=actor,
-                        action=action,
-                        entity="order",
-                        entity_id=number,
-                        idempotency_key=idempotency_key,
-                        before=before,
-                        after=after.model_dump(mode="json"),
-                        details=details or {},
-                    )
-                )
-                return after
-        except IntegrityError:
-            # A concurrent call with the same key won the race; its change is the one that counts.
-            with self._sessions() as session:
-                if not self._seen(session, idempotency_key):
-                    raise
+        with self._sessions() as session, session.begin():
+            if self._seen(session, idempotency_key):
                 return order_view(self._require(session, number))
+            order = self._require(session, number)
+            before = order_view(order).model_dump(mode="json")
+            apply(order)
+            session.flush()
+            after = order_view(order)
+            session.add(
+                AuditEntry(
+                    actor=actor,
+                    action=action,
+                    entity="order",
+                    entity_id=number,
+                    idempotency_key=idempotency_key,
+                    before=before,
+                    after=after.model_dump(mode="json"),
+                    details=details or {},
+                )
+            )
+            return after
 
     @staticmethod
     def _seen(session: Session, idempotency_key: str) -> bool:

@@ -1,0 +1,124 @@
+"""Test databases: every test gets a clean, migrated database.
+
+Pick the backend with ``--db=sqlite`` (default) or ``--db=postgresql`` (or TIDINGS_TEST_DB).
+- SQLite: the schema is migrated once into a template file; each test gets a fresh copy.
+- PostgreSQL: one throwaway database per run (TIDINGS_TEST_POSTGRES_URL points at the server),
+  migrated once; every table is truncated after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from tidings.config import BrandsFile, load_brands
+from tidings.config.settings import BUNDLED_BRANDS_FILE
+from tidings.store.base import Base
+from tidings.store.db import SessionFactory, make_engine, make_session_factory, normalize_url
+from tidings.store.migrate import upgrade
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        choices=["sqlite", "postgresql"],
+        default=os.environ.get("TIDINGS_TEST_DB", "sqlite"),
+        help="database backend for the storage tests",
+    )
+    parser.addoption("--runslow", action="store_true", help="also run tests marked slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    backend = config.getoption("--db")
+    skip_pg = pytest.mark.skip(reason="PostgreSQL-only: runs in the --db=postgresql pass")
+    skip_slow = pytest.mark.skip(reason="slow: run with --runslow")
+    for item in items:
+        if "postgres" in item.keywords and backend != "postgresql":
+            item.add_marker(skip_pg)
+        if "slow" in item.keywords and not config.getoption("--runslow"):
+            item.add_marker(skip_slow)
+
+
+@pytest.fixture(scope="session")
+def backend(pytestconfig: pytest.Config) -> str:
+    """The database backend of this run."""
+    return str(pytestconfig.getoption("--db"))
+
+
+@pytest.fixture(scope="session")
+def _pg_database(backend: str) -> Iterator[str | None]:
+    """A migrated throwaway PostgreSQL database for the whole run."""
+    if backend != "postgresql":
+        yield None
+        return
+    server = make_url(normalize_url(os.environ.get("TIDINGS_TEST_POSTGRES_URL", DEFAULT_PG)))
+    name = f"tidings_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def db_url(backend: str, _pg_database: str | None, _sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
+    """URL of a clean, migrated database for this test."""
+    if backend == "postgresql":
+        assert _pg_database is not None
+        yield _pg_database
+        _truncate_all(_pg_database)
+        return
+    path = tmp_path / "tidings.db"
+    shutil.copyfile(_sqlite_template, path)
+    yield f"sqlite:///{path}"
+
+
+def _truncate_all(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on this test's database."""
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> SessionFactory:
+    """A session factory on this test's database."""
+    return make_session_factory(engine)
+
+
+@pytest.fixture(scope="session")
+def brands() -> BrandsFile:
+    """The bundled demo brands."""
+    return load_brands(BUNDLED_BRANDS_FILE)

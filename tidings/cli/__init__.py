@@ -1,0 +1,29 @@
+"""The ``tidings`` command line. Each command group lives in its own module and stays thin."""
+
+from __future__ import annotations
+
+import typer
+
+from tidings.cli import db, inbox
+from tidings.cli.demo import demo
+from tidings.cli.seed import seed
+from tidings.cli.serve import serve
+from tidings.cli.worker import worker
+
+app = typer.Typer(
+    name="tidings",
+    help="Tidings: classify, resolve and answer e-commerce exception email.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals can hold secrets
+)
+app.command()(demo)
+app.command()(serve)
+app.command()(worker)
+app.command()(seed)
+app.add_typer(db.app, name="db")
+app.add_typer(inbox.app, name="inbox")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

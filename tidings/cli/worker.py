@@ -1,0 +1,33 @@
+"""``tidings worker``: process the pipeline's queues until stopped."""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+
+import typer
+
+from tidings.cli.common import console, load_brands_for, load_settings, open_database
+from tidings.pipeline.steps import default_steps
+from tidings.pipeline.worker import Worker
+
+
+def worker(
+    once: bool = typer.Option(False, "--once", help="work until the queues are empty, then exit"),
+    idle_sleep: float = typer.Option(2.0, min=0.1, help="seconds to wait when there is no work"),
+) -> None:
+    """Lease rows and run pipeline steps; SIGTERM or Ctrl+C stops after the row in hand."""
+    settings = load_settings()
+    sessions = open_database(settings)
+    runner = Worker(session_factory=sessions, steps=default_steps(load_brands_for(settings)))
+    if once:
+        report = runner.run_until_idle()
+        console.print(f"done {report.done}, retrying later {report.retried}, dead {report.dead}")
+        return
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        runner.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    runner.run_forever(idle_sleep=idle_sleep)
