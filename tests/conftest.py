@@ -84,7 +84,9 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def db_url(backend: str, _pg_database: str | None, _sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
+def db_url(
+    backend: str, _pg_database: str | None, _sqlite_template: Path, tmp_path: Path
+) -> Iterator[str]:
     """URL of a clean, migrated database for this test."""
     if backend == "postgresql":
         assert _pg_database is not None

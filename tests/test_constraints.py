@@ -5,17 +5,21 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from tests.factories import brand_rows
 from tidings.config import BrandsFile
 from tidings.store.db import SessionFactory, transaction
 from tidings.store.enums import ChannelKind
 from tidings.store.models import Action, InboundEmail, Notification, Template
 
-from tests.factories import brand_rows
-
 
 def _email(mailbox: str, key: str) -> InboundEmail:
     return InboundEmail(
-        mailbox=mailbox, dedupe_key=key, message_id=key, content_hash="0" * 64, raw=b"x", size_bytes=1
+        mailbox=mailbox,
+        dedupe_key=key,
+        message_id=key,
+        content_hash="0" * 64,
+        raw=b"x",
+        size_bytes=1,
     )
 
 
@@ -64,6 +68,10 @@ class TestUniqueness:
     def test_default_template_slot_unique(self, sessions: SessionFactory) -> None:
         """Even with no brand (the default slot), one template per event, channel and language."""
         with transaction(sessions) as session:
-            session.add(Template(brand_id=None, event="shipped", channel=ChannelKind.SMS, language="en"))
+            session.add(
+                Template(brand_id=None, event="shipped", channel=ChannelKind.SMS, language="en")
+            )
         with pytest.raises(IntegrityError), transaction(sessions) as session:
-            session.add(Template(brand_id=None, event="shipped", channel=ChannelKind.SMS, language="en"))
+            session.add(
+                Template(brand_id=None, event="shipped", channel=ChannelKind.SMS, language="en")
+            )

@@ -39,7 +39,12 @@ def _add_emails(sessions: SessionFactory, n: int) -> list[int]:
 def _lease(sessions: SessionFactory, owner: str, limit: int = 5, **kw: object) -> list[int]:
     with sessions() as session:
         return leasing.lease(
-            session=session, model=InboundEmail, states=RECEIVED, owner=owner, limit=limit, **kw  # type: ignore[arg-type]
+            session=session,
+            model=InboundEmail,
+            states=RECEIVED,
+            owner=owner,
+            limit=limit,
+            **kw,  # type: ignore[arg-type]
         )
 
 
@@ -82,8 +87,14 @@ class TestLease:
             assert _lease(sessions, "w", now=now) == [row_id]
             with transaction(sessions) as session:
                 dead = leasing.fail(
-                    session=session, model=InboundEmail, row_id=row_id, owner="w",
-                    error=f"boom {attempt}", dead_state=EmailState.QUARANTINED, policy=policy, now=now,
+                    session=session,
+                    model=InboundEmail,
+                    row_id=row_id,
+                    owner="w",
+                    error=f"boom {attempt}",
+                    dead_state=EmailState.QUARANTINED,
+                    policy=policy,
+                    now=now,
                 )
             with sessions() as session:
                 row = session.get_one(InboundEmail, row_id)
@@ -138,9 +149,13 @@ class TestConcurrentWorkers:
         """While one worker's claim is uncommitted, another gets other rows at once, not a wait."""
         ids = _add_emails(sessions, 6)
         holder = sessions()
-        held = holder.execute(
-            select(InboundEmail.id).order_by(InboundEmail.id).limit(3).with_for_update()
-        ).scalars().all()
+        held = (
+            holder.execute(
+                select(InboundEmail.id).order_by(InboundEmail.id).limit(3).with_for_update()
+            )
+            .scalars()
+            .all()
+        )
         try:
             other = _lease(sessions, "b", limit=6)
             assert set(other).isdisjoint(held)
@@ -173,7 +188,9 @@ class TestConcurrentWorkers:
         ids = _add_emails(sessions, 300)
         ctx = multiprocessing.get_context("spawn")
         queue = ctx.Queue()
-        procs = [ctx.Process(target=_claim_in_process, args=(db_url, f"p{i}", queue)) for i in range(4)]
+        procs = [
+            ctx.Process(target=_claim_in_process, args=(db_url, f"p{i}", queue)) for i in range(4)
+        ]
         for p in procs:
             p.start()
         claims = [queue.get(timeout=120) for _ in procs]
@@ -186,6 +203,8 @@ class TestConcurrentWorkers:
         ids = _add_emails(sessions, 3)
         with transaction(sessions) as session:
             session.execute(
-                update(InboundEmail).where(InboundEmail.id == ids[0]).values(state=EmailState.PARSED)
+                update(InboundEmail)
+                .where(InboundEmail.id == ids[0])
+                .values(state=EmailState.PARSED)
             )
         assert _lease(sessions, "a") == ids[1:]

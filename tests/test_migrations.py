@@ -14,12 +14,17 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
+from tests.conftest import DEFAULT_PG
+from tidings.errors import StorageError
 from tidings.store.base import Base
 from tidings.store.db import make_engine, normalize_url
-from tidings.store.migrate import current_revision, downgrade, head_revision, require_current, upgrade
-from tidings.errors import StorageError
-
-from tests.conftest import DEFAULT_PG
+from tidings.store.migrate import (
+    current_revision,
+    downgrade,
+    head_revision,
+    require_current,
+    upgrade,
+)
 
 
 @pytest.fixture

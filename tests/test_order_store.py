@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from tests.factories import brand_rows, make_order
 from tidings.config import BrandsFile
 from tidings.domain import Address
 from tidings.errors import OrderNotFoundError, OrderStateError
@@ -17,8 +18,6 @@ from tidings.store.base import utcnow
 from tidings.store.db import SessionFactory, transaction
 from tidings.store.enums import LineStatus, OrderStatus, ShipmentStatus
 from tidings.store.models import AuditEntry, Shipment, TrackingEvent
-
-from tests.factories import brand_rows, make_order
 
 NEW_ADDRESS = Address(
     lines=["Flat 4B, Lake View Apartments", "Indiranagar"],
@@ -35,17 +34,29 @@ def store(sessions: SessionFactory, brands: BrandsFile) -> BuiltinOrderStore:
         kapas = brand_rows(session, brands)["kapas"]
         make_order(session, kapas, number="KAP-100001", status=OrderStatus.CONFIRMED)
         shipped = make_order(
-            session, kapas, number="KAP-100002", status=OrderStatus.SHIPPED,
-            email="ravi@example.in", phone="+919800000002",
+            session,
+            kapas,
+            number="KAP-100002",
+            status=OrderStatus.SHIPPED,
+            email="ravi@example.in",
+            phone="+919800000002",
         )
         shipment = Shipment(
-            order_id=shipped.id, carrier="delhivery", tracking_number="1490811234567",
-            status=ShipmentStatus.IN_TRANSIT, skus=["KAP-KRT-014"],
+            order_id=shipped.id,
+            carrier="delhivery",
+            tracking_number="1490811234567",
+            status=ShipmentStatus.IN_TRANSIT,
+            skus=["KAP-KRT-014"],
             promised_date=utcnow().date() - timedelta(days=1),
         )
         shipment.events = [
-            TrackingEvent(occurred_at=utcnow() - timedelta(hours=5), code="PU",
-                          status=ShipmentStatus.IN_TRANSIT, description="Picked up", location="Jaipur"),
+            TrackingEvent(
+                occurred_at=utcnow() - timedelta(hours=5),
+                code="PU",
+                status=ShipmentStatus.IN_TRANSIT,
+                description="Picked up",
+                location="Jaipur",
+            ),
         ]
         session.add(shipment)
     return BuiltinOrderStore(sessions)
@@ -65,7 +76,11 @@ class TestReads:
         """An order comes back with its customer, lines and address."""
         order = store.get_order("kap-100001")
         assert order is not None
-        assert (order.number, order.brand, order.customer.name) == ("KAP-100001", "kapas", "Asha Rao")
+        assert (order.number, order.brand, order.customer.name) == (
+            "KAP-100001",
+            "kapas",
+            "Asha Rao",
+        )
         assert str(order.total) == "1499.00"
         assert order.shipping_address.city == "Bengaluru"
         assert store.get_order("KAP-999999") is None
@@ -91,18 +106,26 @@ class TestChanges:
         self, store: BuiltinOrderStore, sessions: SessionFactory
     ) -> None:
         """The new address is stored, with before and after in the audit log."""
-        order = store.update_shipping_address("KAP-100001", NEW_ADDRESS, idempotency_key="k1", actor="agent")
+        order = store.update_shipping_address(
+            "KAP-100001", NEW_ADDRESS, idempotency_key="k1", actor="agent"
+        )
         assert order.shipping_address == NEW_ADDRESS
         with sessions() as session:
             entry = session.scalars(select(AuditEntry)).one()
         assert entry.before is not None and entry.before["shipping_address"]["postcode"] == "560001"
         assert entry.after is not None and entry.after["shipping_address"]["postcode"] == "560038"
 
-    def test_same_key_applies_once(self, store: BuiltinOrderStore, sessions: SessionFactory) -> None:
+    def test_same_key_applies_once(
+        self, store: BuiltinOrderStore, sessions: SessionFactory
+    ) -> None:
         """Replaying a change with its key changes nothing more."""
-        store.update_shipping_address("KAP-100001", NEW_ADDRESS, idempotency_key="k1", actor="agent")
+        store.update_shipping_address(
+            "KAP-100001", NEW_ADDRESS, idempotency_key="k1", actor="agent"
+        )
         other = NEW_ADDRESS.model_copy(update={"postcode": "560001"})
-        replay = store.update_shipping_address("KAP-100001", other, idempotency_key="k1", actor="agent")
+        replay = store.update_shipping_address(
+            "KAP-100001", other, idempotency_key="k1", actor="agent"
+        )
         assert replay.shipping_address.postcode == "560038"
         assert _audit_count(sessions) == 1
 
@@ -114,8 +137,10 @@ class TestChanges:
 
         def call() -> None:
             try:
-                store.cancel_order("KAP-100001", reason="changed mind", idempotency_key="race", actor="agent")
-            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+                store.cancel_order(
+                    "KAP-100001", reason="changed mind", idempotency_key="race", actor="agent"
+                )
+            except BaseException as exc:  # collected and asserted below
                 errors.append(exc)
 
         threads = [threading.Thread(target=call) for _ in range(4)]
@@ -131,11 +156,15 @@ class TestChanges:
     def test_shipped_order_address_is_refused(self, store: BuiltinOrderStore) -> None:
         """A parcel already on its way keeps its address; the error says why."""
         with pytest.raises(OrderStateError, match="state shipped"):
-            store.update_shipping_address("KAP-100002", NEW_ADDRESS, idempotency_key="k2", actor="agent")
+            store.update_shipping_address(
+                "KAP-100002", NEW_ADDRESS, idempotency_key="k2", actor="agent"
+            )
 
     def test_cancel_unshipped_only(self, store: BuiltinOrderStore) -> None:
         """Cancelling marks the order and its lines; a shipped order cannot be cancelled."""
-        order = store.cancel_order("KAP-100001", reason="duplicate", idempotency_key="c1", actor="agent")
+        order = store.cancel_order(
+            "KAP-100001", reason="duplicate", idempotency_key="c1", actor="agent"
+        )
         assert order.status is OrderStatus.CANCELLED
         assert {line.status for line in order.lines} == {LineStatus.CANCELLED}
         with pytest.raises(OrderStateError):
@@ -144,11 +173,17 @@ class TestChanges:
     def test_reschedule(self, store: BuiltinOrderStore) -> None:
         """A future date and slot are stored; a past date is refused."""
         day = utcnow().date() + timedelta(days=3)
-        order = store.reschedule_delivery("KAP-100002", on=day, slot="after 6 pm", idempotency_key="r1", actor="agent")
+        order = store.reschedule_delivery(
+            "KAP-100002", on=day, slot="after 6 pm", idempotency_key="r1", actor="agent"
+        )
         assert (order.delivery_date, order.delivery_slot) == (day, "after 6 pm")
         with pytest.raises(OrderStateError, match="passed"):
             store.reschedule_delivery(
-                "KAP-100002", on=day - timedelta(days=10), slot=None, idempotency_key="r2", actor="agent"
+                "KAP-100002",
+                on=day - timedelta(days=10),
+                slot=None,
+                idempotency_key="r2",
+                actor="agent",
             )
 
     def test_unknown_order(self, store: BuiltinOrderStore) -> None:

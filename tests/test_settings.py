@@ -69,7 +69,7 @@ class TestProdMode:
         monkeypatch.setenv("TIDINGS_WEB__SECRET_KEY", REAL_KEY)
         monkeypatch.setenv("TIDINGS_TWILIO__ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef")
         monkeypatch.setenv("TIDINGS_TWILIO__AUTH_TOKEN", "your-auth-token")
-        with pytest.raises(ConfigError, match="twilio.auth_token"):
+        with pytest.raises(ConfigError, match=r"twilio\.auth_token"):
             Settings()
 
     def test_real_secrets_are_accepted(self, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 STEP_OUTCOMES = Counter(
     "tidings_step_rows_total",
     "Rows handled by pipeline steps, by step and outcome (done, retry, dead).",
     ["step", "outcome"],
+)
+
+QUEUE_ROWS = Gauge(
+    "tidings_queue_rows",
+    "Rows per table and state, read from the database at scrape time.",
+    ["table", "state"],
 )

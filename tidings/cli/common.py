@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from tidings.config import BrandsFile, Settings, load_brands
@@ -18,8 +19,9 @@ from tidings.logs import configure_logging
 from tidings.store.db import SessionFactory, make_engine, make_session_factory
 from tidings.store.migrate import require_current
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: never break lines to a guessed width; messages and JSON must survive a pipe.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -55,13 +57,20 @@ def load_brands_for(settings: Settings) -> BrandsFile:
         return load_brands(settings.brands_file)
 
 
-def open_database(settings: Settings, *, check_schema: bool = True) -> SessionFactory:
-    """A session factory for the configured database, refusing an unmigrated schema."""
+class Database(NamedTuple):
+    """An engine and a session factory on it."""
+
+    engine: Engine
+    sessions: SessionFactory
+
+
+def open_database(settings: Settings, *, check_schema: bool = True) -> Database:
+    """The configured database, refusing an unmigrated schema."""
     with errors_as_exit():
         engine = make_engine(settings.database_url)
         if check_schema:
             require_current(engine)
-    return make_session_factory(engine)
+    return Database(engine, make_session_factory(engine))
 
 
 def progress_bar() -> Progress:

@@ -74,7 +74,8 @@ def demo(
     settings = load_settings(database_url=url, brands_file=BUNDLED_BRANDS_FILE)
     console.print(f"[bold]Tidings demo[/] · database {directory / DEMO_DB}")
     upgrade_url(url)
-    sessions = open_database(settings)
+    database = open_database(settings)
+    sessions = database.sessions
     brands = load_brands(settings.brands_file)
     print_seed_report(run_seed(sessions, brands, orders=orders, seed=42))
     imported = import_samples(sessions, brands, SAMPLE_EMAILS)
@@ -89,4 +90,4 @@ def demo(
     console.print(table)
     console.print(f"ready in {time.monotonic() - started:.1f} s")
     if serve:
-        run_web(create_app(settings, session_factory=sessions), settings.web.host, port)
+        run_web(create_app(settings, engine=database.engine), settings.web.host, port)

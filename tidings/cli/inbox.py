@@ -34,7 +34,7 @@ def import_command(
 ) -> None:
     """Store every email under PATH once; a rerun counts what is already there as duplicates."""
     settings = load_settings()
-    sessions = open_database(settings)
+    sessions = open_database(settings).sessions
     brand_id = None
     if brand:
         brands = load_brands_for(settings)

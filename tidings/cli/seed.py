@@ -56,7 +56,7 @@ def seed(
 ) -> None:
     """Load the demo brands, customers and orders into the configured database."""
     settings = load_settings()
-    sessions = open_database(settings)
+    sessions = open_database(settings).sessions
     with sessions() as session:
         existing = session.scalar(select(func.count()).select_from(Order)) or 0
     if existing:

@@ -15,9 +15,9 @@ def serve(
 ) -> None:
     """Serve the web app until interrupted."""
     settings = load_settings()
-    sessions = open_database(settings)
+    database = open_database(settings)
     run_web(
-        create_app(settings, session_factory=sessions),
+        create_app(settings, engine=database.engine),
         host or settings.web.host,
         port or settings.web.port,
     )

@@ -18,7 +18,7 @@ def worker(
 ) -> None:
     """Lease rows and run pipeline steps; SIGTERM or Ctrl+C stops after the row in hand."""
     settings = load_settings()
-    sessions = open_database(settings)
+    sessions = open_database(settings).sessions
     runner = Worker(session_factory=sessions, steps=default_steps(load_brands_for(settings)))
     if once:
         report = runner.run_until_idle()

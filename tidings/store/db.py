@@ -10,6 +10,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option marking a connection whose transactions only read (see _configure_sqlite).
+READ_ONLY_OPTION = "tidings_read_only"
 
 
 def normalize_url(url: str) -> str:
@@ -26,7 +28,8 @@ def _configure_sqlite(engine: Engine) -> None:
     Why IMMEDIATE: a deferred transaction that reads and then writes can fail at once with
     "database is locked" when another process wrote in between (the busy handler is not consulted
     for that upgrade). Taking the write lock up front serialises writers and lets them wait: this
-    is the single-writer path of the embedded default.
+    is the single-writer path of the embedded default. Read-only sessions (the web app's pages)
+    begin deferred instead, so they never queue behind writers: WAL lets them read meanwhile.
     """
 
     @event.listens_for(engine, "connect")
@@ -41,7 +44,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -59,9 +63,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 SessionFactory = sessionmaker[Session]
 
 
-def make_session_factory(engine: Engine) -> SessionFactory:
-    """A session factory whose objects stay readable after commit."""
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, read_only: bool = False) -> SessionFactory:
+    """A session factory whose objects stay readable after commit. ``read_only`` sessions must
+    not write: on SQLite they do not take the write lock."""
+    bind = engine.execution_options(**{READ_ONLY_OPTION: True}) if read_only else engine
+    return sessionmaker(bind, expire_on_commit=False)
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from tidings.errors import StorageError
 from tidings.store.db import make_engine, normalize_url
@@ -36,9 +36,11 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revision(bind: Engine | Connection) -> str | None:
     """The revision the database is at, or None when it was never migrated."""
-    with engine.connect() as connection:
+    if isinstance(bind, Connection):
+        return MigrationContext.configure(bind).get_current_revision()
+    with bind.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 

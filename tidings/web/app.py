@@ -11,11 +11,12 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from tidings import __version__
 from tidings.config import Settings
+from tidings.metrics import QUEUE_ROWS
 from tidings.store.db import SessionFactory, make_engine, make_session_factory
 from tidings.store.migrate import current_revision
 from tidings.web.queue import QueueHealth, needs_attention, queue_health
@@ -23,34 +24,32 @@ from tidings.web.queue import QueueHealth, needs_attention, queue_health
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
-def _session(request: Request) -> Any:
-    factory: SessionFactory = request.app.state.sessions
+def _read_session(request: Request) -> Any:
+    factory: SessionFactory = request.app.state.read_sessions
     with factory() as session:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(_session)]
+ReadSessionDep = Annotated[Session, Depends(_read_session)]
 
 
-def create_app(settings: Settings, *, session_factory: SessionFactory | None = None) -> FastAPI:
-    """Build the app for these settings; pass ``session_factory`` to share an engine."""
+def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    """Build the app for these settings; pass ``engine`` to share one (the demo, tests)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = None
-        if session_factory is None:
-            engine = make_engine(settings.database_url)
-            app.state.sessions = make_session_factory(engine)
-        else:
-            app.state.sessions = session_factory
+        own_engine = engine is None
+        bound = engine or make_engine(settings.database_url)
+        app.state.sessions = make_session_factory(bound)
+        app.state.read_sessions = make_session_factory(bound, read_only=True)
         yield
-        if engine is not None:
-            engine.dispose()
+        if own_engine:
+            bound.dispose()
 
     app = FastAPI(title="Tidings", version=__version__, lifespan=lifespan)
 
     @app.get("/", response_class=HTMLResponse)
-    def dashboard(request: Request, session: SessionDep) -> HTMLResponse:
+    def dashboard(request: Request, session: ReadSessionDep) -> HTMLResponse:
         """Live queue health, refreshed every few seconds."""
         health = queue_health(session)
         return TEMPLATES.TemplateResponse(
@@ -60,20 +59,28 @@ def create_app(settings: Settings, *, session_factory: SessionFactory | None = N
         )
 
     @app.get("/api/queue")
-    def api_queue(session: SessionDep) -> QueueHealth:
+    def api_queue(session: ReadSessionDep) -> QueueHealth:
         """Queue health as JSON."""
         return queue_health(session)
 
     @app.get("/healthz")
-    def healthz(session: SessionDep) -> JSONResponse:
+    def healthz(session: ReadSessionDep) -> JSONResponse:
         """Liveness and database reachability, for load balancers."""
         session.execute(text("SELECT 1"))
-        revision = current_revision(session.get_bind())  # type: ignore[arg-type]
+        revision = current_revision(session.connection())
         return JSONResponse({"status": "ok", "schema": revision, "version": __version__})
 
     @app.get("/metrics")
-    def metrics() -> Response:
-        """Prometheus metrics."""
+    def metrics(session: ReadSessionDep) -> Response:
+        """Prometheus metrics, with queue depths read now."""
+        health = queue_health(session)
+        for table, counts in (
+            ("emails", health.emails),
+            ("cases", health.cases),
+            ("notifications", health.notifications),
+        ):
+            for state, count in counts.items():
+                QUEUE_ROWS.labels(table=table, state=state).set(count)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -1,0 +1,143 @@
+"""The command line, run as a user runs it: real subprocesses, real databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.http import free_port, loopback_client
+from tidings.store.db import SessionFactory
+from tidings.store.enums import EmailState
+from tidings.store.models import InboundEmail, Order
+
+SAMPLES = Path(__file__).resolve().parent.parent / "tidings" / "demo" / "emails"
+
+
+def tidings(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tidings", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+class TestDemo:
+    def test_demo_no_serve_processes_the_samples(self, tmp_path: Path) -> None:
+        """One command builds a fresh demo database and runs every sample through the pipeline."""
+        result = tidings("demo", "--no-serve", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "through step 'parse'" in result.stdout
+        assert (tmp_path / "tidings-demo.db").is_file()
+        from tidings.store.db import make_engine, make_session_factory
+
+        engine = make_engine(f"sqlite:///{tmp_path / 'tidings-demo.db'}")
+        with make_session_factory(engine)() as session:
+            assert session.scalar(select(func.count()).select_from(Order)) >= 3000
+            states = set(session.scalars(select(InboundEmail.state)))
+        engine.dispose()
+        assert states == {EmailState.PARSED}
+        # Running it again starts from scratch instead of failing on existing data.
+        assert tidings("demo", "--no-serve", "--orders", "10", cwd=tmp_path).returncode == 0
+
+    def test_demo_serves_the_web_app(self, tmp_path: Path) -> None:
+        """Without --no-serve the demo prints the web app's URL and serves it."""
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tidings", "demo", "--orders", "50", "--port", str(port)],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 90
+            with loopback_client(url) as client:
+                while True:
+                    try:
+                        page = client.get("/")
+                        break
+                    except Exception:  # not up yet
+                        if time.monotonic() > deadline or proc.poll() is not None:
+                            raise
+                        time.sleep(0.3)
+            assert page.status_code == 200 and "queue health" in page.text
+        finally:
+            proc.send_signal(signal.SIGINT)
+            output = proc.communicate(timeout=20)[0]
+        assert f"http://127.0.0.1:{port}/" in output
+
+
+class TestCommands:
+    def test_db_upgrade_then_current(self, tmp_path: Path) -> None:
+        """`tidings db upgrade` migrates an empty database; `db current` reports it."""
+        env = {"TIDINGS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+        assert tidings("db", "upgrade", env=env).returncode == 0
+        current = tidings("db", "current", env=env)
+        assert "database: 0001" in current.stdout
+
+    def test_commands_refuse_unmigrated_database(self, tmp_path: Path) -> None:
+        """A command on an unmigrated database exits 2 and names the fix."""
+        env = {"TIDINGS_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}"}
+        result = tidings("seed", "--orders", "5", env=env)
+        assert result.returncode == 2
+        assert "tidings db upgrade" in result.stderr
+
+    def test_bad_settings_are_a_clear_error(self, tmp_path: Path) -> None:
+        """Prod mode with placeholder secrets stops with the variable to set, not a traceback."""
+        result = tidings("db", "current", env={"TIDINGS_MODE": "prod"}, cwd=tmp_path)
+        assert result.returncode == 2
+        assert "TIDINGS_WEB__SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
+
+    def test_seed_and_import_on_the_test_database(
+        self, db_url: str, sessions: SessionFactory
+    ) -> None:
+        """`seed` then `inbox import --json` then `worker --once`, against SQLite or PostgreSQL."""
+        env = {"TIDINGS_DATABASE_URL": db_url}
+        seeded = tidings("seed", "--orders", "100", env=env)
+        assert seeded.returncode == 0, seeded.stderr
+        folder = SAMPLES / "griha-support"
+        imported = tidings(
+            "inbox",
+            "import",
+            str(folder),
+            "--mailbox",
+            "griha-support",
+            "--brand",
+            "griha",
+            "--json",
+            env=env,
+        )
+        assert imported.returncode == 0, imported.stderr
+        counts = json.loads(imported.stdout.strip().splitlines()[-1])
+        files = len(list(folder.glob("*.eml")))
+        assert counts == {"imported": files, "duplicates": 0, "quarantined": 0}
+        again = json.loads(
+            tidings("inbox", "import", str(folder), "--mailbox", "griha-support", "--json", env=env)
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        assert again == {"imported": 0, "duplicates": files, "quarantined": 0}
+        worked = tidings("worker", "--once", env=env)
+        assert worked.returncode == 0 and f"done {files}" in worked.stdout
+        assert tidings("seed", env=env).returncode == 2  # refuses a database that has orders
+        with sessions() as session:
+            assert set(session.scalars(select(InboundEmail.state))) == {EmailState.PARSED}
+
+    @pytest.mark.parametrize("group", ["db", "inbox"])
+    def test_help(self, group: str) -> None:
+        """Every group answers --help."""
+        assert tidings(group, "--help").returncode == 0

@@ -1,0 +1,46 @@
+"""The web app over real HTTP on loopback: dashboard, queue JSON, health, metrics."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from tests.http import loopback_client, serve_app
+from tidings.config import BrandsFile, Settings
+from tidings.demo.seed import seed_demo
+from tidings.inbox.store import store_raw_email
+from tidings.store.db import SessionFactory, transaction
+from tidings.web.app import create_app
+
+
+class TestWebApp:
+    def test_dashboard_shows_queue_health(
+        self, engine: Engine, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """The dashboard shows brands, orders and emails by state, including quarantined ones."""
+        seed_demo(session_factory=sessions, brands=brands, orders=40)
+        with transaction(sessions) as session:
+            store_raw_email(session=session, mailbox="kapas-support", raw=b"")  # quarantined
+            store_raw_email(
+                session=session, mailbox="kapas-support", raw=b"Subject: hi\r\n\r\nhello"
+            )
+        app = create_app(Settings(), engine=engine)
+        with serve_app(app) as url, loopback_client(url) as client:
+            page = client.get("/")
+            queue = client.get("/api/queue").json()
+            health = client.get("/healthz").json()
+            metrics = client.get("/metrics")
+        assert page.status_code == 200
+        assert "kapas, seri, griha" in page.text or "griha, kapas, seri" in page.text
+        assert 'data-state="quarantined"' in page.text and "need attention" in page.text
+        assert queue["emails"] == {"quarantined": 1, "received": 1}
+        assert queue["orders"] >= 40
+        assert health["status"] == "ok" and health["schema"]
+        assert metrics.status_code == 200
+        assert 'tidings_queue_rows{state="quarantined",table="emails"} 1.0' in metrics.text
+
+    def test_client_refuses_non_loopback(self) -> None:
+        """The test client cannot reach a real provider by accident."""
+        with loopback_client("http://api.twilio.com") as client, pytest.raises(httpx.ConnectError):
+            client.get("/")
