@@ -12,7 +12,7 @@ app = typer.Typer(help="Database schema: apply and inspect migrations.", no_args
 
 
 @app.command()
-def upgrade(revision: str = typer.Argument("head", help="target revision")) -> None:
+def upgrade(revision: str = typer.Argument("heads", help="target revision")) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     settings = load_settings()
     with errors_as_exit():

@@ -21,8 +21,8 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` up to ``revision`` (default: the newest)."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Bring the database at ``url`` up to ``revision`` (default: every newest head)."""
     command.upgrade(alembic_config(url), revision)
 
 
@@ -32,16 +32,19 @@ def downgrade(url: str, revision: str) -> None:
 
 
 def head_revision() -> str | None:
-    """The newest migration shipped in the package."""
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    """The newest migration(s) shipped in the package, comma-separated when there are several."""
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    return ",".join(sorted(heads)) or None
 
 
 def current_revision(bind: Engine | Connection) -> str | None:
-    """The revision the database is at, or None when it was never migrated."""
+    """The revision(s) the database is at, or None when it was never migrated."""
     if isinstance(bind, Connection):
-        return MigrationContext.configure(bind).get_current_revision()
-    with bind.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        heads = MigrationContext.configure(bind).get_current_heads()
+    else:
+        with bind.connect() as connection:
+            heads = MigrationContext.configure(connection).get_current_heads()
+    return ",".join(sorted(heads)) or None
 
 
 def require_current(engine: Engine) -> None:
