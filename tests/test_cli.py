@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from tests.http import free_port, loopback_client
 from tidings.store.db import SessionFactory
 from tidings.store.enums import EmailState
+from tidings.store.migrate import head_revision
 from tidings.store.models import InboundEmail, Order
 
 SAMPLES = Path(__file__).resolve().parent.parent / "tidings" / "demo" / "emails"
@@ -87,7 +88,7 @@ class TestCommands:
         env = {"TIDINGS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
         assert tidings("db", "upgrade", env=env).returncode == 0
         current = tidings("db", "current", env=env)
-        assert "database: 0001" in current.stdout
+        assert f"database: {head_revision()} · code: {head_revision()}" in current.stdout
 
     def test_commands_refuse_unmigrated_database(self, tmp_path: Path) -> None:
         """A command on an unmigrated database exits 2 and names the fix."""
