@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from tidings.config import BrandsFile, load_brands
 from tidings.config.settings import BUNDLED_BRANDS_FILE
+from tidings.logs import configure_logging
 from tidings.store.base import Base
 from tidings.store.db import SessionFactory, make_engine, make_session_factory, normalize_url
 from tidings.store.migrate import upgrade
@@ -46,6 +47,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_pg)
         if "slow" in item.keywords and not config.getoption("--runslow"):
             item.add_marker(skip_slow)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_logs() -> None:
+    """Warnings and errors only: tests assert outcomes, not log lines."""
+    configure_logging(level="WARNING")
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,10 @@ import typer
 
 from tidings.cli import db, inbox
 from tidings.cli.demo import demo
+from tidings.cli.eval import eval_command
 from tidings.cli.seed import seed
 from tidings.cli.serve import serve
+from tidings.cli.train import train_command
 from tidings.cli.worker import worker
 
 app = typer.Typer(
@@ -20,6 +22,8 @@ app.command()(demo)
 app.command()(serve)
 app.command()(worker)
 app.command()(seed)
+app.command("train")(train_command)
+app.command("eval")(eval_command)
 app.add_typer(db.app, name="db")
 app.add_typer(inbox.app, name="inbox")
 

@@ -1,0 +1,103 @@
+"""Field extraction without an LLM, in English, Hindi, Bahasa Indonesia and Bahasa Malaysia."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tidings.classifiers.extract import (
+    extract_fields,
+    find_address,
+    find_order_id,
+    find_requested_date,
+    find_slot,
+    find_tracking_number,
+)
+from tidings.classifiers.types import ClassifyContext, EmailInput
+
+FRIDAY = date(2026, 11, 20)
+
+
+class TestIds:
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("where is KAP-240311??", "KAP-240311"),
+            ("Order No. 4021-7781 not received", "4021-7781"),
+            ("pesanan #58213 belum sampai", "58213"),
+            ("OD431209876123456 kab aayega", "OD431209876123456"),
+        ],
+    )
+    def test_order_ids(self, text: str, expected: str) -> None:
+        """Brand patterns first, then common shapes."""
+        assert find_order_id(text, [r"\bKAP-\d{6}\b"]) == expected
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("AWB No: 1490811234567 held", "1490811234567"),
+            ("no resi JP1234567890 belum update", "JP1234567890"),
+            ("Tracking number EP123456789MY shows pending", "EP123456789MY"),
+            ("your parcel EM123456789IN is at the hub", "EM123456789IN"),
+        ],
+    )
+    def test_tracking_numbers(self, text: str, expected: str) -> None:
+        """Labelled numbers and known carrier shapes."""
+        assert find_tracking_number(text, None) == expected
+
+
+class TestDatesAndSlots:
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("Please deliver tomorrow", date(2026, 11, 21)),
+            ("kal deliver kar dena", date(2026, 11, 21)),
+            ("कृपया परसों भेजें", date(2026, 11, 22)),
+            ("tolong kirim besok ya", date(2026, 11, 21)),
+            ("boleh hantar esok?", date(2026, 11, 21)),
+            ("can you come on Saturday", date(2026, 11, 21)),
+            ("kirim hari Senin saja", date(2026, 11, 23)),
+            ("no date here", None),
+        ],
+    )
+    def test_relative_days(self, text: str, expected: date | None) -> None:
+        """Relative words and weekdays resolve against the sending day (a Friday)."""
+        assert find_requested_date(text, FRIDAY) == expected
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("come after 6 pm please", "after 6 pm"),
+            ("kirim sore aja", "sore"),
+            ("शाम को आना", "शाम"),
+        ],
+    )
+    def test_slots(self, text: str, expected: str) -> None:
+        """Time windows in several languages."""
+        assert find_slot(text) == expected
+
+
+class TestAddress:
+    def test_indian_address_after_label(self) -> None:
+        """The block ending in a PIN after "new address" becomes a structured address."""
+        text = "Hi,\nPlease change the address.\nNew address:\nFlat 4B, Lake View Apartments\n12th Main, Indiranagar, Bengaluru 560038\nThanks"
+        address = find_address(text, "en")
+        assert address is not None
+        assert address.postcode == "560038" and address.country == "IN"
+        assert address.city == "Bengaluru"
+        assert "Flat 4B, Lake View Apartments" in address.lines
+
+    def test_malaysian_postcode(self) -> None:
+        """Five-digit poskod with a Malay email is Malaysian."""
+        address = find_address(
+            "Alamat baru:\nNo. 12, Jalan Mawar 3, Taman Bunga\n81200 Johor Bahru", "ms"
+        )
+        assert address is not None and (address.postcode, address.country) == ("81200", "MY")
+
+    def test_only_needed_fields_are_computed(self) -> None:
+        """A WISMO email does not pay for date and address extraction."""
+        email = EmailInput(text="where is KAP-240311, deliver tomorrow to 560038", sent_on=FRIDAY)
+        fields = extract_fields(email, ClassifyContext(), label="wismo")
+        assert fields.order_id == "KAP-240311"
+        assert fields.requested_date is None and fields.new_address is None

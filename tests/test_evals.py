@@ -1,0 +1,133 @@
+"""Evals: reports from the CLI, exceptions counted as wrong, comparisons, HTML."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tidings.classifiers.taxonomy import load_taxonomy
+from tidings.classifiers.types import Classification, ClassifyContext, EmailInput
+from tidings.evals.dataset import LabelledEmail, load_dataset
+from tidings.evals.metrics import summarise
+from tidings.evals.report import compare, write_html
+from tidings.evals.runner import ERROR_LABEL, run
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "tidings" / "demo" / "emails"
+REQUIRED = {
+    "n",
+    "accuracy",
+    "macro_f1",
+    "per_label",
+    "per_language",
+    "confusion",
+    "coverage_at_precision",
+    "latency_ms",
+    "llm_calls",
+    "cost_usd",
+    "errors",
+}
+
+
+class Flaky:
+    """Raises on every third email, answers 'wismo' otherwise."""
+
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def classify(self, email: EmailInput, context: ClassifyContext) -> Classification:
+        self.calls += 1
+        if self.calls % 3 == 0:
+            raise RuntimeError("boom")
+        return Classification(label="wismo", confidence=0.9, classifier="flaky")
+
+
+def records(n: int) -> list[LabelledEmail]:
+    return [
+        LabelledEmail(id=str(i), body="where is my order", label="wismo", language="en")
+        for i in range(n)
+    ]
+
+
+def tidings(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tidings", *args],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=300,
+    )
+
+
+class TestRunner:
+    def test_exceptions_count_as_wrong(self) -> None:
+        """A classifier that raises gets those rows wrong, with the error, and the run goes on."""
+        outcomes = run(Flaky(), records(9))
+        report = summarise(outcomes, labels=load_taxonomy().names)
+        assert report["n"] == 9
+        assert report["errors"]["count"] == 3
+        assert report["accuracy"] == round(6 / 9, 4)
+        assert sum(o.predicted == ERROR_LABEL for o in outcomes) == 3
+        assert set(report) >= REQUIRED
+
+
+class TestCli:
+    def test_eval_on_the_sample_eml_folder(self, tmp_path: Path) -> None:
+        """An .eml folder with labels.csv is a dataset; the report has every required key."""
+        out, html = tmp_path / "r.json", tmp_path / "r.html"
+        result = tidings(
+            "eval",
+            "--dataset",
+            str(SAMPLES),
+            "--classifier",
+            "local",
+            "--output",
+            str(out),
+            "--html",
+            str(html),
+        )
+        assert result.returncode == 0, result.stderr
+        report = json.loads(out.read_text())
+        assert set(report) >= REQUIRED
+        assert report["n"] == len(load_dataset(SAMPLES))
+        assert report["llm_calls"] == 0 and report["errors"]["count"] == 0
+        page = html.read_text()
+        assert "<svg" in page and "Confusion matrix" in page
+
+    def test_llm_without_configuration_is_a_clear_error(self, tmp_path: Path) -> None:
+        """Asking for the LLM with none configured says which variable to set."""
+        result = tidings(
+            "eval",
+            "--dataset",
+            str(SAMPLES),
+            "--classifier",
+            "llm",
+            "--output",
+            str(tmp_path / "x.json"),
+        )
+        assert result.returncode == 2 and "TIDINGS_LLM__BASE_URL" in result.stderr
+
+    def test_compare_shows_regressions(self, tmp_path: Path) -> None:
+        """Comparing two reports names what got worse."""
+        good = summarise(run(Flaky(), records(3)), labels=load_taxonomy().names)
+        worse = json.loads(json.dumps(good))
+        worse["accuracy"] -= 0.1
+        (tmp_path / "a.json").write_text(json.dumps(good))
+        (tmp_path / "b.json").write_text(json.dumps(worse))
+        assert [r["metric"] for r in compare(good, worse) if r["regressed"]] == ["accuracy"]
+        result = tidings(
+            "eval", "--compare", str(tmp_path / "a.json"), "--compare", str(tmp_path / "b.json")
+        )
+        assert result.returncode == 0 and "regressed: accuracy" in result.stdout
+
+    def test_html_report(self, tmp_path: Path) -> None:
+        """The HTML page has the heat map and the curve."""
+        report = summarise(run(Flaky(), records(6)), labels=load_taxonomy().names)
+        write_html(report, tmp_path / "r.html", title="t")
+        page = (tmp_path / "r.html").read_text()
+        assert "hsl(" in page and "<polyline" in page

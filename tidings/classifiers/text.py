@@ -1,0 +1,28 @@
+"""The text a statistical model sees: subject and body, normalised so it generalises.
+
+Digits become 0 (order and tracking numbers are noise to a category), links and addresses become
+tokens, and the sender kind is a token of its own: a carrier's "delivery failed" and a customer's
+"delivery failed" are different exceptions.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tidings.classifiers.types import EmailInput
+
+MAX_CHARS = 6000  # long threads: the head says what the email is about
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+_DIGIT = re.compile(r"\d")
+_SPACE = re.compile(r"[ \t\r\f\v]+")
+
+
+def model_text(email: EmailInput) -> str:
+    """Normalised subject + text with a sender-kind token in front."""
+    text = f"{email.subject}\n{email.text}"[:MAX_CHARS].lower()
+    text = _URL.sub(" httplink ", text)
+    text = _EMAIL.sub(" emailaddr ", text)
+    text = _DIGIT.sub("0", text)
+    text = _SPACE.sub(" ", text)
+    return f"senderkind{email.sender_kind} {text}"

@@ -1,0 +1,41 @@
+"""``tidings train``: build the local classifier from labelled emails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from tidings.classifiers.local import BUNDLED_MODEL, save_model
+from tidings.classifiers.train import TrainingConfig, train
+from tidings.cli.common import console, errors_as_exit
+from tidings.evals.dataset import load_many
+
+
+def train_command(
+    data: list[Path] = typer.Option(..., "--data", help=".jsonl files or folders; repeatable"),
+    output: Path = typer.Option(BUNDLED_MODEL, help="where the model goes"),
+    version: str = typer.Option(..., help="model version, e.g. 2026.11.1"),
+    c: float = typer.Option(TrainingConfig().c, help="inverse regularisation strength"),
+    own_weight: float = typer.Option(TrainingConfig().own_weight, help="weight of own emails"),
+    public_fraction: float = typer.Option(
+        TrainingConfig().public_fraction, help="public rows kept"
+    ),
+) -> None:
+    """Fit the model, choose per-category thresholds, and write it with its metadata."""
+    config = TrainingConfig(c=c, own_weight=own_weight, public_fraction=public_fraction)
+    with errors_as_exit():
+        records = load_many(data)
+    with console.status(f"training on {len(records)} labelled emails (5-fold thresholds)..."):
+        model = train(records, config, version=version)
+    save_model(model, output)
+    table = Table(title=f"local model {version}", show_header=False)
+    table.add_row("written to", str(output))
+    table.add_row("training rows", str(model.training_rows))
+    for key, value in model.out_of_fold.items():
+        table.add_row(f"out-of-fold {key}", f"{value:.4f}" if value is not None else "-")
+    table.add_row(
+        "thresholds", ", ".join(f"{k} {v:.2f}" for k, v in sorted(model.thresholds.items()))
+    )
+    console.print(table)

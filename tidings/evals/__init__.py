@@ -1,0 +1,1 @@
+"""Evals: labelled datasets, the runner, metrics and reports. No database, no network."""
