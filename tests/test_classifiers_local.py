@@ -17,6 +17,7 @@ from tidings.classifiers.cascade import CascadeClassifier
 from tidings.classifiers.llm import LLMClassifier
 from tidings.classifiers.local import LocalClassifier, LocalModel, load_model
 from tidings.classifiers.taxonomy import load_taxonomy
+from tidings.classifiers.text import model_text
 from tidings.classifiers.train import TrainingConfig, train
 from tidings.classifiers.types import ClassifyContext, EmailInput
 from tidings.config.settings import LLMSettings
@@ -121,6 +122,17 @@ class TestShippedModel:
         assert isinstance(create("local"), Classifier)
         with pytest.raises(ConfigError, match="local"):
             create("psychic")
+
+
+class TestFastPath:
+    def test_fast_scorer_equals_predict_proba(self) -> None:
+        """The single-email fast path gives sklearn's probabilities on real emails."""
+        classifier = LocalClassifier()
+        assert classifier._fast is not None
+        texts = [model_text(r.as_input()) for r in load_dataset(ROOT / "data/labelled/dev")[:300]]
+        expected = classifier.model.pipeline.predict_proba(texts)
+        got = np.array([classifier._fast.probabilities(t) for t in texts])
+        assert np.abs(expected - got).max() < 1e-5
 
 
 class TestThresholds:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tidings.classifiers.base import register
 from tidings.classifiers.extract import extract_fields
+from tidings.classifiers.fast import FastScorer
 from tidings.classifiers.text import model_text
 from tidings.classifiers.thresholds import NEVER
 from tidings.classifiers.types import Alternative, Classification, ClassifyContext, EmailInput
@@ -64,6 +65,14 @@ def load_model(path: Path = BUNDLED_MODEL) -> LocalModel:
     return LocalModel.model_validate(joblib.load(path))
 
 
+def _fast_scorer(model: LocalModel) -> FastScorer | None:
+    """The fast path for a fitted TF-IDF + linear pipeline; None for anything else (a stub)."""
+    try:
+        return FastScorer(model.pipeline)
+    except (AttributeError, TypeError, ValueError, IndexError):
+        return None
+
+
 @register("local")
 class LocalClassifier:
     """Scores every category with the local model; flags what is below its threshold."""
@@ -72,6 +81,7 @@ class LocalClassifier:
 
     def __init__(self, model_path: Path | None = None, model: LocalModel | None = None) -> None:
         self.model = model or load_model(model_path or BUNDLED_MODEL)
+        self._fast = _fast_scorer(self.model)
 
     @property
     def tag(self) -> str:
@@ -83,8 +93,14 @@ class LocalClassifier:
         return self.model.thresholds.get(label, NEVER)
 
     def classify(self, email: EmailInput, context: ClassifyContext) -> Classification:
-        """Classify one email."""
-        return self.classify_many([email], context)[0]
+        """Classify one email (the fast path when the model allows it)."""
+        if self._fast is None:
+            return self.classify_many([email], context)[0]
+        try:
+            row = self._fast.probabilities(model_text(email))
+        except Exception as exc:  # a broken model file must not stop the pipeline
+            raise ClassificationError(f"local model failed: {exc}") from exc
+        return self._result(email, row, context)
 
     def classify_many(
         self, emails: Sequence[EmailInput], context: ClassifyContext
