@@ -131,3 +131,41 @@ class TestCli:
         write_html(report, tmp_path / "r.html", title="t")
         page = (tmp_path / "r.html").read_text()
         assert "hsl(" in page and "<polyline" in page
+
+
+class TestCascadeEval:
+    def test_cascade_eval_counts_llm_calls_and_cost(self, tmp_path: Path) -> None:
+        """With an LLM configured, unsure emails go to it and the report shows calls and cost."""
+        from tests.llm_server import llm_server
+
+        out = tmp_path / "cascade.json"
+        with llm_server() as server:
+            env = {
+                **os.environ,
+                "TIDINGS_LLM__BASE_URL": server.url,
+                "TIDINGS_LLM__API_KEY": "sk-test",
+            }
+            result = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "tidings",
+                    "eval",
+                    "--dataset",
+                    str(ROOT / "data/labelled/dev/customer_en.jsonl"),
+                    "--classifier",
+                    "cascade",
+                    "--output",
+                    str(out),
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=300,
+            )
+            asked = len(server.requests)
+        assert result.returncode == 0, result.stderr
+        report = json.loads(out.read_text())
+        assert report["llm_calls"] == asked > 0
+        assert report["cost_usd"] > 0 and report["cost_usd_per_email"] > 0
+        assert report["classifier"] == "cascade"

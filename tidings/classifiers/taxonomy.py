@@ -9,9 +9,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from tidings.config.settings import BUNDLED_TAXONOMY_FILE as BUNDLED_TAXONOMY
 from tidings.errors import ConfigError
 
-BUNDLED_TAXONOMY = Path(__file__).resolve().parent / "taxonomy.yaml"
 OTHER = "other"
 
 

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from tidings.errors import ConfigError
 
 BUNDLED_BRANDS_FILE = Path(__file__).resolve().parent.parent / "demo" / "brands.yaml"
+BUNDLED_TAXONOMY_FILE = Path(__file__).resolve().parent.parent / "classifiers" / "taxonomy.yaml"
 DEV_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 - the known placeholder prod refuses
 
 # Values that are obviously not real secrets; prod mode refuses them.
@@ -42,6 +43,62 @@ class MailboxSettings(BaseModel):
     folder: str = "INBOX"
     after_commit: Literal["flag", "move", "leave"] = "flag"
     move_to: str = "Tidings/Processed"
+
+
+class InboxSettings(BaseModel):
+    """How mailboxes are polled and how emails are read (``TIDINGS_INBOX__*``).
+
+    Domain lists accept full domains (``delhivery.com``, matching subdomains too) or bare names
+    (``delhivery``), which match any label of the sender's domain or words of its display name.
+    """
+
+    idle: bool = Field(default=True, description="use IMAP IDLE when the server offers it")
+    poll_interval_seconds: float = Field(default=60.0, gt=0, description="without IDLE")
+    idle_refresh_seconds: float = Field(default=300.0, gt=0, le=1740, description="re-issue IDLE")
+    fetch_batch: int = Field(default=100, ge=1, le=1000, description="messages per commit")
+    max_email_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    first_sync_days: int = Field(
+        default=14, ge=0, description="a new mailbox starts with mail that arrived this recently"
+    )
+    timeout_seconds: float = Field(default=60.0, gt=0, description="IMAP connect and read")
+    reconnect_initial_seconds: float = Field(default=1.0, gt=0)
+    reconnect_max_seconds: float = Field(default=300.0, gt=0)
+    tls_ca_file: Path | None = Field(
+        default=None, description="extra CA bundle to trust, e.g. a self-signed IMAP server's"
+    )
+    carrier_domains: list[str] = Field(
+        default_factory=lambda: [
+            *("delhivery", "bluedart", "xpressbees", "ecomexpress", "dtdc", "shadowfax"),
+            *("ekart", "ekartlogistics", "indiapost", "shiprocket", "gati", "trackon", "smartr"),
+            *("jne", "jne-express", "jnt", "jtexpress", "jet", "sicepat", "anteraja", "tiki"),
+            *("posindonesia", "lionparcel", "wahana", "ninjavan", "ninjaxpress", "pos"),
+            *("poslaju", "posmalaysia", "citylink", "citylinkexpress", "gdex", "gdexpress"),
+            *("skynet", "lalamove", "sapexpress", "dhl", "dhlecommerce", "fedex", "ups"),
+            *("aramex", "usps", "amazonshipping"),
+        ]
+    )
+    supplier_domains: list[str] = Field(default_factory=list)
+    customer_domains: list[str] = Field(
+        default_factory=lambda: [
+            *("gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com"),
+            *("msn.com", "icloud.com", "me.com", "proton.me", "protonmail.com", "aol.com"),
+            *("yahoo", "ymail.com", "rocketmail.com", "rediffmail.com", "zoho.com"),
+            *("outlook.in", "outlook.co.id", "hotmail.my", "hotmail.co.id", "gmx.com"),
+        ],
+        description="free-mail providers: a person writes from these, never a company system",
+    )
+    tracking_patterns: list[str] = Field(
+        default_factory=lambda: [
+            # After a word that names a tracking number, in en/hi/id/ms; group 1 is the number.
+            r"(?i:\b(?:awb|waybill|way\s?bill|tracking|track|resi|consignment|cn|parcel|"
+            r"shipment|kiriman|paket|bungkusan|penjejakan|pengesanan|docket|ट्रैकिंग|एडब्ल्यूबी)"
+            r"(?:\s*(?:no|nr|number|nomor|nombor|id|code|kode|#|नंबर|संख्या)\b\.?)?)"
+            r"\s*[:#.\-]?\s*([A-Z]{0,5}\d[A-Z0-9]{7,24})\b",
+            r"\b1Z[0-9A-Z]{16}\b",  # UPS
+            r"\b[A-Z]{2}\d{9}[A-Z]{2}\b",  # UPU S10: postal services
+            r"\b(?:NV[A-Z]{2}|JP|JX|JD|SPX[A-Z]{0,3}|TKP|LP|MY)\d{9,14}\b",  # J&T, Ninja Van, ...
+        ]
+    )
 
 
 class LLMSettings(BaseModel):
@@ -108,11 +165,16 @@ class Settings(BaseSettings):
     mode: Literal["dev", "prod"] = "dev"
     database_url: str = "sqlite:///tidings.db"
     brands_file: Path = BUNDLED_BRANDS_FILE
+    taxonomy_file: Path = Field(
+        default=BUNDLED_TAXONOMY_FILE,
+        description="categories with descriptions and examples; a new one needs `tidings train`",
+    )
     outbox_dir: Path = Path("outbox")
     log_level: str = "INFO"
     log_json: bool = False
     kill_switch: bool = Field(default=False, description="turn every auto-action into escalation")
     mailboxes: list[MailboxSettings] = Field(default_factory=list)
+    inbox: InboxSettings = Field(default_factory=InboxSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)

@@ -1,0 +1,58 @@
+"""CI gate: the shipped local model must not fall below stated floors on held-out data.
+
+Floors (the model shipped in this commit measures above each; see README "Classifiers"):
+- project dev split (data/labelled/dev, never trained on): macro-F1 >= 0.93, accuracy >= 0.93
+- Bitext rows the model was not trained on: accuracy >= 0.97
+- dev coverage at the shipped thresholds >= 0.60, with precision >= 0.95 on what is covered
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tidings.classifiers.local import LocalClassifier
+from tidings.classifiers.taxonomy import load_taxonomy
+from tidings.classifiers.train import keeps_public_row
+from tidings.evals.dataset import load_dataset
+from tidings.evals.metrics import summarise
+from tidings.evals.runner import run
+
+ROOT = Path(__file__).resolve().parent.parent
+BITEXT = ROOT.parent / "shared" / "data" / "bitext_dev.jsonl"
+
+DEV_MACRO_F1 = 0.93
+DEV_ACCURACY = 0.93
+BITEXT_ACCURACY = 0.97
+DEV_COVERAGE = 0.60
+COVERED_PRECISION = 0.95
+
+
+@pytest.fixture(scope="module")
+def classifier() -> LocalClassifier:
+    return LocalClassifier()
+
+
+class TestQualityGate:
+    def test_dev_split(self, classifier: LocalClassifier) -> None:
+        """The project's dev split: macro-F1, accuracy and coverage stay above the floors."""
+        report = summarise(
+            run(classifier, load_dataset(ROOT / "data/labelled/dev")), labels=load_taxonomy().names
+        )
+        assert report["macro_f1"] >= DEV_MACRO_F1, report["per_label"]
+        assert report["accuracy"] >= DEV_ACCURACY
+        coverage = report["coverage_at_precision"]
+        assert coverage["coverage"] >= DEV_COVERAGE
+        assert coverage["precision"] is not None and coverage["precision"] >= COVERED_PRECISION
+
+    @pytest.mark.skipif(not BITEXT.is_file(), reason="../shared/data is not beside the checkout")
+    def test_bitext_rows_not_trained_on(self, classifier: LocalClassifier) -> None:
+        """Public Bitext rows held out of training keep their accuracy."""
+        config = classifier.model.config
+        held_out = [
+            r for r in load_dataset(BITEXT) if not keeps_public_row(r, config["public_fraction"])
+        ]
+        assert len(held_out) > 5000
+        report = summarise(run(classifier, held_out), labels=load_taxonomy().names)
+        assert report["accuracy"] >= BITEXT_ACCURACY
