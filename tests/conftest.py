@@ -43,6 +43,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip_pg = pytest.mark.skip(reason="PostgreSQL-only: runs in the --db=postgresql pass")
     skip_slow = pytest.mark.skip(reason="slow: run with --runslow")
     for item in items:
+        # Tests that touch a database run in both passes; the rest need only the first.
+        if "db_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
         if "postgres" in item.keywords and backend != "postgresql":
             item.add_marker(skip_pg)
         if "slow" in item.keywords and not config.getoption("--runslow"):
