@@ -62,10 +62,13 @@ WEEKDAYS = {
     5: ["saturday", "shanivar", "शनिवार", "sabtu"],
     6: ["sunday", "ravivar", "रविवार", "minggu", "ahad"],
 }
+# A postcode stands alone: not the digits of an order id (GRH-510077) or a phone number.
 POSTCODE = {
-    "IN": re.compile(r"(?<!\d)[1-9]\d{2}\s?\d{3}(?!\d)"),
-    "XX5": re.compile(r"(?<!\d)\d{5}(?!\d)"),
+    "IN": re.compile(r"(?<![\w-])[1-9]\d{2}\s?\d{3}(?![\w-])"),
+    "XX5": re.compile(r"(?<![\w-])\d{5}(?![\w-])"),
 }
+MAX_ADDRESS_LINE = 90  # longer lines are prose, not an address
+MAX_CITY = 40
 ADDRESS_LABEL = re.compile(
     r"(?:new|correct|updated|delivery|shipping)?\s*address|alamat(?: baru)?|पता|naya pata", re.I
 )
@@ -126,6 +129,8 @@ def find_address(text: str, language: str | None) -> Address | None:
             start = i
             break
     for i in range(start, len(lines)):
+        if len(lines[i]) > MAX_ADDRESS_LINE:
+            continue
         country, code = _postcode(lines[i], language)
         if code:
             block = [
@@ -151,7 +156,7 @@ def _address_from(block: list[str], postcode: str, country: str | None) -> Addre
     last = block[-1]
     before_code = last.split(postcode)[0].strip(" ,-")
     parts = [p.strip() for p in before_code.split(",") if p.strip()]
-    city = parts[-1] if parts else None
+    city = parts[-1] if parts and len(parts[-1]) <= MAX_CITY else None
     lines = [*block[:-1], *parts[:-1]]
     # A label line such as "New address: Flat 2" keeps its content after the colon.
     lines = [

@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from tidings.classifiers.factory import classifier_for
 from tidings.cli.common import console, load_settings, open_database, progress_bar
 from tidings.cli.seed import print_seed_report, run_seed
 from tidings.cli.serve import run_web
@@ -79,7 +80,8 @@ def demo(
     brands = load_brands(settings.brands_file)
     print_seed_report(run_seed(sessions, brands, orders=orders, seed=42))
     imported = import_samples(sessions, brands, SAMPLE_EMAILS)
-    processed = Worker(session_factory=sessions, steps=default_steps(brands)).run_until_idle()
+    steps = default_steps(brands, classifier_for(settings))
+    processed = Worker(session_factory=sessions, steps=steps).run_until_idle()
     table = Table(title="sample emails", show_header=False)
     table.add_row("imported", str(imported.imported))
     table.add_row("duplicates", str(imported.duplicates))

@@ -7,6 +7,7 @@ from types import FrameType
 
 import typer
 
+from tidings.classifiers.factory import classifier_for
 from tidings.cli.common import console, load_brands_for, load_settings, open_database
 from tidings.pipeline.steps import default_steps
 from tidings.pipeline.worker import Worker
@@ -19,7 +20,8 @@ def worker(
     """Lease rows and run pipeline steps; SIGTERM or Ctrl+C stops after the row in hand."""
     settings = load_settings()
     sessions = open_database(settings).sessions
-    runner = Worker(session_factory=sessions, steps=default_steps(load_brands_for(settings)))
+    steps = default_steps(load_brands_for(settings), classifier_for(settings))
+    runner = Worker(session_factory=sessions, steps=steps)
     if once:
         report = runner.run_until_idle()
         console.print(f"done {report.done}, retrying later {report.retried}, dead {report.dead}")

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tidings.classifiers.base import Classifier
 from tidings.config.brands import BrandsFile
 from tidings.inbox.parse import parse_email
 from tidings.store.enums import EmailState
@@ -56,6 +57,12 @@ def parse_step(brands: BrandsFile) -> Step:
     )
 
 
-def default_steps(brands: BrandsFile) -> list[Step]:
-    """The steps that exist so far, in pipeline order."""
-    return [parse_step(brands)]
+def default_steps(brands: BrandsFile, classifier: Classifier | None = None) -> list[Step]:
+    """The steps that exist so far, in pipeline order; without a classifier, parsing only."""
+    # Imported here: the classify step's module builds on ``Step`` from this one.
+    from tidings.pipeline.classify import classify_step
+
+    steps = [parse_step(brands)]
+    if classifier is not None:
+        steps.append(classify_step(brands, classifier))
+    return steps
