@@ -17,7 +17,7 @@ from tests.http import free_port, loopback_client
 from tidings.store.db import SessionFactory
 from tidings.store.enums import EmailState
 from tidings.store.migrate import head_revision
-from tidings.store.models import InboundEmail, Order
+from tidings.store.models import Case, InboundEmail, Order
 
 SAMPLES = Path(__file__).resolve().parent.parent / "tidings" / "demo" / "emails"
 
@@ -40,7 +40,7 @@ class TestDemo:
         """One command builds a fresh demo database and runs every sample through the pipeline."""
         result = tidings("demo", "--no-serve", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-        assert "through step 'parse'" in result.stdout
+        assert "through step 'parse'" in result.stdout and "through step 'classify'" in result.stdout
         assert (tmp_path / "tidings-demo.db").is_file()
         from tidings.store.db import make_engine, make_session_factory
 
@@ -48,8 +48,11 @@ class TestDemo:
         with make_session_factory(engine)() as session:
             assert session.scalar(select(func.count()).select_from(Order)) >= 3000
             states = set(session.scalars(select(InboundEmail.state)))
+            cases = session.scalar(select(func.count()).select_from(Case))
+            emails = session.scalar(select(func.count()).select_from(InboundEmail))
         engine.dispose()
-        assert states == {EmailState.PARSED}
+        assert states <= {EmailState.CLASSIFIED, EmailState.ARCHIVED}
+        assert cases == emails == 36
         # Running it again starts from scratch instead of failing on existing data.
         assert tidings("demo", "--no-serve", "--orders", "10", cwd=tmp_path).returncode == 0
 
@@ -133,10 +136,11 @@ class TestCommands:
         )
         assert again == {"imported": 0, "duplicates": files, "quarantined": 0}
         worked = tidings("worker", "--once", env=env)
-        assert worked.returncode == 0 and f"done {files}" in worked.stdout
+        assert worked.returncode == 0 and f"done {2 * files}" in worked.stdout  # parse + classify
         assert tidings("seed", env=env).returncode == 2  # refuses a database that has orders
         with sessions() as session:
-            assert set(session.scalars(select(InboundEmail.state))) == {EmailState.PARSED}
+            states = set(session.scalars(select(InboundEmail.state)))
+        assert states <= {EmailState.CLASSIFIED, EmailState.ARCHIVED}
 
     @pytest.mark.parametrize("group", ["db", "inbox"])
     def test_help(self, group: str) -> None:
