@@ -191,14 +191,30 @@ class TestCascade:
         assert any("llm:" in e for e in result.errors)
 
     def test_agreement_may_auto_act(self, server: LLMServer) -> None:
-        """Rule 4: agreement with a confident LLM clears review."""
+        """Rule 4: agreement with a confident LLM clears review; confidence stays calibrated."""
         server.then(answer("wismo", 0.9, order_id="KAP-240311"))
         result = CascadeClassifier(fixed_local("wismo", 0.5), llm(server)).classify(
             email("Where is KAP-240311?"), CTX
         )
         assert (result.label, result.needs_review) == ("wismo", False)
-        assert result.confidence == 0.9 and result.usage.llm_calls == 1
+        assert result.confidence == 0.5 and result.usage.llm_calls == 1
         assert result.classifier.startswith("cascade(")
+
+    def test_agreement_never_clears_a_never_automatic_category(self, server: LLMServer) -> None:
+        """A category whose threshold is 'never' stays in review even when both agree."""
+        server.then(answer("wismo", 0.99))
+        never = fixed_local("wismo", 0.5, threshold=1.01)
+        assert CascadeClassifier(never, llm(server)).classify(email("x"), CTX).needs_review
+
+    def test_agreement_respects_the_brand_minimum(self, server: LLMServer) -> None:
+        """A brand's own threshold above the local confidence keeps the case in review."""
+        server.then(answer("wismo", 0.99))
+        strict = CTX.model_copy(update={"thresholds": {"wismo": 0.9}})
+        assert (
+            CascadeClassifier(fixed_local("wismo", 0.5), llm(server))
+            .classify(email("x"), strict)
+            .needs_review
+        )
 
     def test_disagreement_always_goes_to_review(self, server: LLMServer) -> None:
         """Rule 5: the LLM's label, but a human confirms; local's view stays as an alternative."""
@@ -207,10 +223,24 @@ class TestCascade:
         assert (result.label, result.needs_review) == ("address_change", True)
         assert result.alternatives[0].label == "wismo"
 
-    def test_llm_fields_fill_gaps_only(self, server: LLMServer) -> None:
-        """Pattern fields stay where the LLM found nothing."""
-        server.then(answer("wismo", 0.9))
+    def test_pattern_ids_win_over_llm_ids(self, server: LLMServer) -> None:
+        """An id the LLM answers but the email does not contain is never used."""
+        server.then(answer("wismo", 0.9, order_id="KAP-999999", tracking_number="1234567890123"))
         result = CascadeClassifier(fixed_local("wismo", 0.5), llm(server)).classify(
             email("Where is KAP-240311?"), CTX
         )
         assert result.fields.order_id == "KAP-240311"
+        assert result.fields.tracking_number is None
+
+    def test_llm_id_written_in_the_email_fills_a_gap(self, server: LLMServer) -> None:
+        """When the patterns found nothing, an LLM id that is in the text is taken."""
+        server.then(answer("wismo", 0.9, order_id="ab-77"))
+        result = CascadeClassifier(fixed_local("wismo", 0.5), llm(server)).classify(
+            email("status of my order ab-77 please"), CTX
+        )
+        assert result.fields.order_id == "ab-77"
+
+    def test_brand_threshold_raises_the_local_one(self) -> None:
+        """A brand minimum above the model's threshold sends a confident answer to review."""
+        strict = CTX.model_copy(update={"thresholds": {"wismo": 0.95}})
+        assert fixed_local("wismo", 0.9).classify(email("x"), strict).needs_review

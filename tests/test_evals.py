@@ -76,6 +76,25 @@ class TestRunner:
         assert set(report) >= REQUIRED
 
 
+class Abstains:
+    """Always gives up, as the LLM classifier does when its endpoint is down."""
+
+    name = "abstains"
+
+    def classify(self, email: EmailInput, context: ClassifyContext) -> Classification:
+        return Classification(
+            label="other", confidence=0.0, classifier="x", needs_review=True, abstained=True
+        )
+
+
+class TestAbstentions:
+    def test_an_abstention_is_wrong_even_when_truth_is_other(self) -> None:
+        """A classifier that gave up scores nothing, not a lucky 'other'."""
+        rows = [LabelledEmail(id="1", body="thanks!", label="other", language="en")]
+        report = summarise(run(Abstains(), rows), labels=load_taxonomy().names)
+        assert report["accuracy"] == 0.0
+
+
 class TestCli:
     def test_eval_on_the_sample_eml_folder(self, tmp_path: Path) -> None:
         """An .eml folder with labels.csv is a dataset; the report has every required key."""
@@ -168,4 +187,4 @@ class TestCascadeEval:
         report = json.loads(out.read_text())
         assert report["llm_calls"] == asked > 0
         assert report["cost_usd"] > 0 and report["cost_usd_per_email"] > 0
-        assert report["classifier"] == "cascade"
+        assert report["classifier"].startswith("cascade(local@")

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
+from tidings.classifiers.cascade import CascadeClassifier
 from tidings.classifiers.factory import classifier_for
+from tidings.classifiers.types import Classification, ClassifyContext, EmailInput
 from tidings.config import BrandsFile, Settings
 from tidings.inbox.import_files import email_files, import_files
 from tidings.pipeline.steps import default_steps
@@ -32,7 +34,7 @@ class TestClassifyStep:
     def test_every_email_gets_one_case(self, sessions: SessionFactory, brands: BrandsFile) -> None:
         """parse then classify: a case per email with category, confidence and fields."""
         n = _import(sessions, brands)
-        steps = default_steps(brands, classifier_for(Settings()))
+        steps = default_steps(brands, classifier_for(Settings(_env_file=None)))
         report = Worker(session_factory=sessions, steps=steps).run_until_idle()
         assert report.by_step == {"parse": n, "classify": n}
         with sessions() as session:
@@ -47,17 +49,44 @@ class TestClassifyStep:
         }
         assert all(c.classifier and c.classifier.startswith("local@") for c in cases)
         assert any(c.fields.get("order_id", "").startswith("GRH-") for c in cases)
-        assert {c.state for c in cases} <= {CaseState.OPEN, CaseState.IN_REVIEW}
+        assert {c.state for c in cases} <= {CaseState.OPEN, CaseState.IN_REVIEW, CaseState.ARCHIVED}
+        with sessions() as session:
+            archived = session.scalars(
+                select(Case)
+                .join(InboundEmail, Case.email_id == InboundEmail.id)
+                .where(InboundEmail.state == EmailState.ARCHIVED)
+            ).all()
+        assert all(c.category == "other" and c.state is CaseState.ARCHIVED for c in archived)
 
     def test_replay_opens_no_second_case(
         self, sessions: SessionFactory, brands: BrandsFile
     ) -> None:
-        """Putting classified emails back to parsed (a crash before commit, a replay) adds nothing."""
+        """Putting classified emails back to parsed (a replay) adds no case, classifies nothing
+        again, and restores each email's state from its case."""
         n = _import(sessions, brands)
-        steps = default_steps(brands, classifier_for(Settings()))
+        counting = Counting(classifier_for(Settings(_env_file=None)))
+        steps = default_steps(brands, counting)
         Worker(session_factory=sessions, steps=steps).run_until_idle()
+        with sessions() as session:
+            before = dict(session.execute(select(InboundEmail.id, InboundEmail.state)).all())
         with transaction(sessions) as session:
             session.execute(update(InboundEmail).values(state=EmailState.PARSED))
         Worker(session_factory=sessions, steps=steps).run_until_idle()
         with sessions() as session:
             assert session.scalar(select(func.count()).select_from(Case)) == n
+            after = dict(session.execute(select(InboundEmail.id, InboundEmail.state)).all())
+        assert counting.calls == n
+        assert after == before
+
+
+class Counting:
+    """Counts the classifications it passes through."""
+
+    name = "counting"
+
+    def __init__(self, inner: CascadeClassifier) -> None:
+        self.inner, self.calls = inner, 0
+
+    def classify(self, email: EmailInput, context: ClassifyContext) -> Classification:
+        self.calls += 1
+        return self.inner.classify(email, context)

@@ -6,7 +6,8 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from tidings.config import BrandsFile
@@ -14,7 +15,7 @@ from tidings.errors import InboxError
 from tidings.inbox.import_files import email_files, import_files
 from tidings.pipeline.steps import Step, default_steps
 from tidings.pipeline.worker import Worker
-from tidings.store.db import SessionFactory
+from tidings.store.db import SessionFactory, transaction
 from tidings.store.enums import EmailState
 from tidings.store.lease import RetryPolicy
 from tidings.store.models import InboundEmail
@@ -128,3 +129,139 @@ class TestWorker:
         report = Worker(session_factory=sessions, steps=default_steps(brands)).run_until_idle()
         assert report.done == n
         assert set(_states(sessions)) == {EmailState.PARSED}
+
+
+class TestReviewFixes:
+    def test_a_later_step_starts_with_fresh_attempts(self, sessions: SessionFactory) -> None:
+        """Failures in one step do not count against the next one."""
+        _import_samples(sessions)
+        failures = {"first": 0}
+
+        def first(session: Session, row: InboundEmail) -> StrEnum:
+            if failures["first"] < 3:
+                failures["first"] += 1
+                raise ConnectionError("flaky")
+            return EmailState.PARSED
+
+        def second(session: Session, row: InboundEmail) -> StrEnum:
+            raise ConnectionError("second step's own failure")
+
+        policy = RetryPolicy(max_attempts=4, base_seconds=0.0)
+        steps = [
+            Step(
+                name="one",
+                model=InboundEmail,
+                consumes=(EmailState.RECEIVED,),
+                dead_state=EmailState.QUARANTINED,
+                handle=first,
+                policy=policy,
+                batch=1,
+            ),
+            Step(
+                name="two",
+                model=InboundEmail,
+                consumes=(EmailState.PARSED,),
+                dead_state=EmailState.QUARANTINED,
+                handle=second,
+                policy=policy,
+                batch=1,
+            ),
+        ]
+        worker = Worker(session_factory=sessions, steps=steps)
+        for _ in range(5):
+            worker.run_once()
+        with sessions() as session:
+            rows = session.scalars(
+                select(InboundEmail).where(InboundEmail.last_error.like("%second%"))
+            ).all()
+        assert rows, "the second step ran and failed"
+        assert all(r.state is EmailState.PARSED and r.attempts < 4 for r in rows)
+
+    def test_data_the_database_refuses_is_not_retried(self, sessions: SessionFactory) -> None:
+        """An IntegrityError or DataError is permanent: quarantined at once, not retried."""
+        _import_samples(sessions)
+
+        def too_long(session: Session, row: InboundEmail) -> StrEnum:
+            raise DataError(
+                "UPDATE ...", {}, Exception("value too long for type character varying(8)")
+            )
+
+        step = Step(
+            name="x",
+            model=InboundEmail,
+            consumes=(EmailState.RECEIVED,),
+            dead_state=EmailState.QUARANTINED,
+            handle=too_long,
+        )
+        report = Worker(session_factory=sessions, steps=[step]).run_until_idle()
+        assert report.retried == 0 and report.dead == len(_states(sessions))
+        with sessions() as session:
+            errors = set(session.scalars(select(InboundEmail.last_error)))
+        assert errors == {"DataError: value too long for type character varying(8)"}
+
+    def test_lapsed_lease_is_not_worked(self, sessions: SessionFactory) -> None:
+        """A row whose lease lapsed before the worker reached it is left to its new owner."""
+        _import_samples(sessions)
+        calls: list[int] = []
+
+        def record(session: Session, row: InboundEmail) -> StrEnum:
+            calls.append(row.id)
+            return EmailState.PARSED
+
+        step = Step(
+            name="r",
+            model=InboundEmail,
+            consumes=(EmailState.RECEIVED,),
+            dead_state=EmailState.QUARANTINED,
+            handle=record,
+        )
+        worker = Worker(session_factory=sessions, steps=[step], lease_for=timedelta(milliseconds=1))
+        import time
+
+        original = worker._renew
+
+        def slow_renew(step: Step, row_id: int) -> bool:
+            time.sleep(0.005)  # the lease (1 ms) has lapsed by now
+            from tidings.store import lease as leasing
+
+            with sessions() as session:
+                return leasing.renew(
+                    session=session,
+                    model=InboundEmail,
+                    row_id=row_id,
+                    owner=worker.owner,
+                    lease_for=timedelta(minutes=5),
+                )
+
+        worker._renew = slow_renew  # type: ignore[method-assign]
+        worker.run_once()
+        assert calls == []
+        worker._renew = original  # type: ignore[method-assign]
+
+    def test_prepare_runs_outside_the_write_transaction(
+        self, sessions: SessionFactory, backend: str
+    ) -> None:
+        """While ``prepare`` works (an LLM call), another writer can still write on SQLite."""
+        _import_samples(sessions)
+        wrote: list[bool] = []
+
+        def prepare(session: Session, row: InboundEmail) -> None:
+            if not wrote:
+                with transaction(sessions) as other:  # would time out if we held the lock
+                    other.execute(
+                        update(InboundEmail)
+                        .where(InboundEmail.id == row.id)
+                        .values(subject="touched")
+                    )
+                wrote.append(True)
+
+        step = Step(
+            name="p",
+            model=InboundEmail,
+            consumes=(EmailState.RECEIVED,),
+            dead_state=EmailState.QUARANTINED,
+            handle=lambda s, r: EmailState.PARSED,
+            prepare=prepare,
+        )
+        report = Worker(session_factory=sessions, steps=[step]).run_once()
+        assert wrote == [True] and report.done > 0

@@ -30,7 +30,6 @@ from tidings.classifiers.budget import DailyBudget, Pricing
 from tidings.classifiers.prompt import build_messages, response_schema
 from tidings.classifiers.taxonomy import OTHER, Taxonomy, load_taxonomy
 from tidings.classifiers.types import (
-    Alternative,
     Classification,
     ClassifyContext,
     EmailInput,
@@ -131,6 +130,11 @@ def to_fields(raw: LLMFields) -> tuple[ExtractedFields, list[str]]:
     return fields, problems
 
 
+def _language(value: str | None) -> str | None:
+    """An ISO 639-1 code, or None: a model may answer "Bahasa Indonesia" for "id"."""
+    return value.lower() if value and re.fullmatch(r"[A-Za-z]{2}", value) else None
+
+
 @register("llm")
 class LLMClassifier:
     """Classifies with an LLM through the ``openai`` SDK."""
@@ -186,6 +190,7 @@ class LLMClassifier:
                 rationale="LLM unavailable; needs a human",
                 classifier=self.tag,
                 needs_review=True,
+                abstained=True,
                 errors=[str(exc)],
             )
 
@@ -209,7 +214,7 @@ class LLMClassifier:
             label=answer.label,
             confidence=answer.confidence,
             alternatives=[],
-            language=answer.language or email.language,
+            language=_language(answer.language) or email.language,
             rationale=answer.rationale[:500],
             fields=fields,
             classifier=self.tag,
@@ -279,8 +284,3 @@ class LLMClassifier:
         cost = self.pricing.cost(prompt, completion)
         self.budget.record(cost)
         return Usage(llm_calls=1, prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost)
-
-
-def with_alternatives(result: Classification, others: list[Alternative]) -> Classification:
-    """The same result carrying another classifier's ranking as alternatives."""
-    return result.model_copy(update={"alternatives": others})

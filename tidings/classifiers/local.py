@@ -88,9 +88,10 @@ class LocalClassifier:
         """name@version, stored on cases."""
         return f"local@{self.model.version}"
 
-    def threshold(self, label: str) -> float:
-        """Auto-action threshold of a category."""
-        return self.model.thresholds.get(label, NEVER)
+    def threshold(self, label: str, context: ClassifyContext | None = None) -> float:
+        """Auto-action threshold of a category: the model's, raised by the brand's if higher."""
+        brand = context.thresholds.get(label, 0.0) if context else 0.0
+        return max(self.model.thresholds.get(label, NEVER), brand)
 
     def classify(self, email: EmailInput, context: ClassifyContext) -> Classification:
         """Classify one email (the fast path when the model allows it)."""
@@ -132,5 +133,5 @@ class LocalClassifier:
             rationale=f"local model: {label} at {confidence:.2f}",
             fields=extract_fields(email, context, label=label),
             classifier=self.tag,
-            needs_review=confidence < self.threshold(label),
+            needs_review=confidence < self.threshold(label, context),
         )

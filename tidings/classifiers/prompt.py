@@ -50,9 +50,10 @@ def fence(email: EmailInput, nonce: str) -> str:
         "sent_on": email.sent_on.isoformat() if email.sent_on else None,
         "language_hint": email.language,
     }
+    # The metadata comes from headers the sender controls, so it sits inside the fence too.
+    metadata = json.dumps(meta, ensure_ascii=False).replace(nonce, "[removed]")
     return (
-        f"Email metadata: {json.dumps(meta, ensure_ascii=False)}\n"
-        f"<<<EMAIL {nonce}>>>\n{text}\n<<<END EMAIL {nonce}>>>\n"
+        f"<<<EMAIL {nonce}>>>\nmetadata: {metadata}\n\n{text}\n<<<END EMAIL {nonce}>>>\n"
         "Classify the email between the fence lines."
     )
 

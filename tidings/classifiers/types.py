@@ -28,6 +28,9 @@ class ClassifyContext(BaseModel):
 
     brand: str | None = None
     order_id_patterns: list[str] = Field(default_factory=list)
+    thresholds: dict[str, float] = Field(
+        default_factory=dict, description="brand minimums; they can only raise the model's"
+    )
 
 
 class ExtractedFields(BaseModel):
@@ -69,5 +72,8 @@ class Classification(BaseModel):
     fields: ExtractedFields = Field(default_factory=ExtractedFields)
     classifier: str = Field(description="name@version of what decided")
     needs_review: bool = Field(default=False, description="a human should confirm before acting")
+    abstained: bool = Field(
+        default=False, description="no real answer (the classifier failed): evals count it wrong"
+    )
     usage: Usage = Field(default_factory=Usage)
     errors: list[str] = Field(default_factory=list, description="what failed on the way")

@@ -53,7 +53,7 @@ def run(
             outcome = Outcome(
                 id=record.id,
                 truth=record.label,
-                predicted=result.label,
+                predicted=ERROR_LABEL if result.abstained else result.label,
                 confidence=result.confidence,
                 needs_review=result.needs_review,
                 language=record.language,

@@ -50,25 +50,52 @@ def _case(email: InboundEmail, result: Classification) -> Case:
         language=result.language,
         rationale=result.rationale,
         classifier=result.classifier,
-        state=CaseState.IN_REVIEW if result.needs_review else CaseState.OPEN,
+        state=_case_state(result),
     )
 
 
+def _case_state(result: Classification) -> CaseState:
+    if result.needs_review:
+        return CaseState.IN_REVIEW
+    return CaseState.ARCHIVED if result.label == OTHER else CaseState.OPEN
+
+
+def _email_state(case: Case) -> EmailState:
+    """The email's next state follows from its case, so a replay cannot contradict it."""
+    return EmailState.ARCHIVED if case.state is CaseState.ARCHIVED else EmailState.CLASSIFIED
+
+
 def classify_step(brands: BrandsFile, classifier: Classifier) -> Step:
-    """The step, with the brands' order-id patterns as context."""
-    by_slug = {brand.slug: brand.order_id_patterns for brand in brands.brands}
-    every = [p for patterns in by_slug.values() for p in patterns]
+    """The step, with each brand's order-id patterns and thresholds as context."""
+    by_slug = {brand.slug: brand for brand in brands.brands}
+    every = [p for brand in brands.brands for p in brand.order_id_patterns]
+    # Results computed in ``prepare`` (outside the write transaction) wait here for ``handle``.
+    pending: dict[int, Classification] = {}
+
+    def context_for(session: Session, email: InboundEmail) -> ClassifyContext:
+        slug = session.scalar(select(BrandRow.slug).where(BrandRow.id == email.brand_id))
+        brand = by_slug.get(slug or "")
+        if brand is None:
+            return ClassifyContext(order_id_patterns=every)
+        return ClassifyContext(
+            brand=brand.slug, order_id_patterns=brand.order_id_patterns, thresholds=brand.thresholds
+        )
+
+    def prepare(session: Session, email: InboundEmail) -> None:
+        if session.scalar(select(Case.id).where(Case.email_id == email.id)) is None:
+            pending[email.id] = classifier.classify(email_input(email), context_for(session, email))
 
     def handle(session: Session, email: InboundEmail) -> EmailState:
-        slug = session.scalar(select(BrandRow.slug).where(BrandRow.id == email.brand_id))
-        context = ClassifyContext(brand=slug, order_id_patterns=by_slug.get(slug or "", every))
-        result = classifier.classify(email_input(email), context)
         existing = session.scalar(select(Case).where(Case.email_id == email.id))
-        if existing is None:
-            session.add(_case(email, result))
-        if result.label == OTHER and not result.needs_review:
-            return EmailState.ARCHIVED
-        return EmailState.CLASSIFIED
+        if existing is not None:  # a replay: the case decided already, and costs nothing again
+            pending.pop(email.id, None)
+            return _email_state(existing)
+        result = pending.pop(email.id, None) or classifier.classify(
+            email_input(email), context_for(session, email)
+        )
+        case = _case(email, result)
+        session.add(case)
+        return _email_state(case)
 
     return Step(
         name="classify",
@@ -76,4 +103,5 @@ def classify_step(brands: BrandsFile, classifier: Classifier) -> Step:
         consumes=(EmailState.PARSED,),
         dead_state=EmailState.QUARANTINED,
         handle=handle,
+        prepare=prepare,
     )

@@ -6,6 +6,7 @@ dispatcher) add their steps the same way as the built-in parse step.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -15,12 +16,14 @@ from sqlalchemy.orm import Session
 
 from tidings.classifiers.base import Classifier
 from tidings.config.brands import BrandsFile
+from tidings.config.settings import InboxSettings
 from tidings.inbox.parse import parse_email
 from tidings.store.enums import EmailState
 from tidings.store.lease import RetryPolicy
 from tidings.store.models import InboundEmail
 
 Handler = Callable[[Session, Any], StrEnum]
+Prepare = Callable[[Session, Any], None]
 
 
 @dataclass(frozen=True)
@@ -34,18 +37,55 @@ class Step:
     handle: Handler = field(repr=False)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     batch: int = 20
+    # Slow work (an LLM call, a provider request) runs here, in a read-only session outside the
+    # write transaction, so SQLite's write lock is never held across the network. ``handle``
+    # then applies the result in a short transaction.
+    prepare: Prepare | None = field(default=None, repr=False)
 
 
-def parse_step(brands: BrandsFile) -> Step:
-    """received -> parsed: decode the raw email into a ``ParsedEmail`` stored on the row."""
-    patterns = [p for brand in brands.brands for p in brand.order_id_patterns]
+def parse_step(brands: BrandsFile, inbox: InboxSettings | None = None) -> Step:
+    """received -> parsed: decode the raw email into a ``ParsedEmail`` stored on the row, and
+    fill the row's sender, subject, language and sender kind. Unreadable mail raises
+    ``InboxError`` and is quarantined with the reason."""
+    from tidings.inbox.patterns import compile_patterns  # imported here: keeps edits local
+    from tidings.inbox.sender import SenderLists
+    from tidings.store.models import BrandRow
+
+    inbox = inbox or InboxSettings()
+    by_brand = {b.slug: compile_patterns(b.order_id_patterns) for b in brands.brands}
+    every_brand = tuple(p for patterns in by_brand.values() for p in patterns)
+    tracking = compile_patterns(inbox.tracking_patterns)
+    lists = SenderLists.build(
+        carriers=inbox.carrier_domains,
+        suppliers=inbox.supplier_domains,
+        customers=inbox.customer_domains,
+        own=[b.senders.email.address.rpartition("@")[2] for b in brands.brands],
+    )
+    slugs: dict[int, str] = {}
+
+    def patterns_for(session: Session, brand_id: int | None) -> tuple[re.Pattern[str], ...]:
+        # A row of a known brand is searched with that brand's patterns only.
+        if brand_id is None:
+            return every_brand
+        if brand_id not in slugs:
+            row = session.get(BrandRow, brand_id)
+            slugs[brand_id] = row.slug if row else ""
+        return by_brand.get(slugs[brand_id], every_brand)
 
     def handle(session: Session, email: InboundEmail) -> EmailState:
-        parsed = parse_email(email.raw, order_id_patterns=patterns)
+        parsed = parse_email(
+            email.raw,
+            order_id_patterns=patterns_for(session, email.brand_id),
+            tracking_patterns=tracking,
+            sender_lists=lists,
+            max_bytes=inbox.max_email_bytes,
+        )
         email.parsed = parsed.model_dump(mode="json")
         email.subject = parsed.subject or email.subject
         if parsed.sender:
             email.sender = parsed.sender.address
+        email.language = parsed.language
+        email.sender_kind = parsed.sender_kind
         return EmailState.PARSED
 
     return Step(

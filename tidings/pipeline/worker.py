@@ -14,14 +14,24 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+
 from tidings.errors import LeaseLostError, TidingsError
 from tidings.logs import get_logger
 from tidings.metrics import STEP_OUTCOMES
 from tidings.pipeline.steps import Step
 from tidings.store import lease as leasing
-from tidings.store.db import SessionFactory, transaction
+from tidings.store.db import SessionFactory, make_session_factory, transaction
 
 log = get_logger(__name__)
+
+
+def is_permanent(exc: Exception) -> bool:
+    """Whether trying again cannot help: our own permanent errors, and data the database refused
+    (too long, wrong type, a constraint) - the same row would be refused again."""
+    if isinstance(exc, TidingsError):
+        return not exc.transient
+    return isinstance(exc, DataError | IntegrityError)
 
 
 def worker_id() -> str:
@@ -52,10 +62,14 @@ class Worker:
         *,
         session_factory: SessionFactory,
         steps: list[Step],
+        read_sessions: SessionFactory | None = None,
         owner: str | None = None,
         lease_for: timedelta = timedelta(minutes=5),
     ) -> None:
         self.sessions = session_factory
+        self.read_sessions = read_sessions or make_session_factory(
+            session_factory.kw["bind"], read_only=True
+        )
         self.steps = steps
         self.owner = owner or worker_id()
         self.lease_for = lease_for
@@ -96,11 +110,22 @@ class Worker:
                 total.by_step[name] = total.by_step.get(name, 0) + count
         return total
 
-    def run_forever(self, *, idle_sleep: float = 2.0) -> None:
-        """Work until ``stop()``; sleep between passes that found nothing."""
+    def run_forever(self, *, idle_sleep: float = 2.0, max_backoff: float = 60.0) -> None:
+        """Work until ``stop()``; sleep between passes that found nothing. A database outage
+        (restart, lock timeout) pauses the worker with backoff instead of ending it."""
         log.info("worker started", owner=self.owner, steps=[s.name for s in self.steps])
+        failures = 0
         while not self.stopping.is_set():
-            if self.run_once().handled == 0:
+            try:
+                handled = self.run_once().handled
+                failures = 0
+            except DBAPIError as exc:
+                failures += 1
+                wait = min(max_backoff, idle_sleep * 2**failures)
+                log.warning("database unavailable; retrying", error=str(exc.orig), wait=wait)
+                self.stopping.wait(wait)
+                continue
+            if handled == 0:
                 self.stopping.wait(idle_sleep)
         log.info("worker stopped", owner=self.owner)
 
@@ -111,8 +136,13 @@ class Worker:
     def _handle(self, step: Step, row_id: int, report: RunReport) -> None:
         bound = log.bind(step=step.name, row_id=row_id)
         try:
+            if not self._renew(step, row_id):
+                raise LeaseLostError(f"lease on {step.model.__name__} {row_id} lapsed before work")
+            if step.prepare is not None:
+                with self.read_sessions() as session:
+                    step.prepare(session, session.get_one(step.model, row_id))
             with transaction(self.sessions) as session:
-                row = session.get(step.model, row_id)
+                row = session.get_one(step.model, row_id)
                 new_state = step.handle(session, row)
                 if not leasing.complete(
                     session=session,
@@ -132,10 +162,22 @@ class Worker:
         report.by_step[step.name] = report.by_step.get(step.name, 0) + 1
         STEP_OUTCOMES.labels(step=step.name, outcome="done").inc()
 
+    def _renew(self, step: Step, row_id: int) -> bool:
+        """Re-arm the lease before working: rows late in a batch must not have lapsed."""
+        with self.sessions() as session:
+            return leasing.renew(
+                session=session,
+                model=step.model,
+                row_id=row_id,
+                owner=self.owner,
+                lease_for=self.lease_for,
+            )
+
     def _record_failure(self, step: Step, row_id: int, exc: Exception, report: RunReport) -> None:
-        permanent = isinstance(exc, TidingsError) and not exc.transient
+        permanent = is_permanent(exc)
         policy = leasing.RetryPolicy(max_attempts=1) if permanent else step.policy
-        error = f"{type(exc).__name__}: {exc}"
+        # The DBAPI's own message only: SQLAlchemy's would add the statement's parameters (PII).
+        error = f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"
         with transaction(self.sessions) as session:
             dead = leasing.fail(
                 session=session,

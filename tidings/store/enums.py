@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import Enum
 
@@ -87,6 +86,7 @@ class CaseState(StrEnum):
     ESCALATED = "escalated"
     RESOLVED = "resolved"
     REJECTED = "rejected"
+    ARCHIVED = "archived"  # no exception (``other``): nothing to do
 
 
 class ActionOutcome(StrEnum):
@@ -118,8 +118,3 @@ class TemplateStatus(StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
     ARCHIVED = "archived"
-
-
-def enum_values(enum_cls: type[StrEnum]) -> list[Any]:
-    """The values of an enum, in definition order."""
-    return [member.value for member in enum_cls]

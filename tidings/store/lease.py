@@ -17,24 +17,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select, update
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from tidings.store.base import utcnow
-
-
-class WorkItem(Protocol):
-    """A mapped class with ``WorkItemMixin`` columns, an ``id`` and a ``state``."""
-
-    id: InstrumentedAttribute[int]
-    state: InstrumentedAttribute[Any]
-    attempts: InstrumentedAttribute[int]
-    next_attempt_at: InstrumentedAttribute[datetime | None]
-    lease_owner: InstrumentedAttribute[str | None]
-    lease_expires_at: InstrumentedAttribute[datetime | None]
-    last_error: InstrumentedAttribute[str | None]
 
 
 @dataclass(frozen=True)
@@ -104,7 +92,16 @@ def complete(
     result = session.execute(
         update(model)
         .where(_owned(model, row_id, owner))
-        .values(state=state, lease_owner=None, lease_expires_at=None, last_error=None, **values)
+        .values(
+            state=state,
+            lease_owner=None,
+            lease_expires_at=None,
+            last_error=None,
+            # The next step starts with a clean slate: its failures are its own.
+            attempts=0,
+            next_attempt_at=None,
+            **values,
+        )
         .execution_options(synchronize_session=False)
     )
     rowcount: int = result.rowcount  # type: ignore[attr-defined]  # CursorResult for UPDATE
@@ -149,6 +146,29 @@ def fail(
         .execution_options(synchronize_session=False)
     )
     return dead
+
+
+def renew(
+    *,
+    session: Session,
+    model: type[Any],
+    row_id: int,
+    owner: str,
+    lease_for: timedelta,
+    now: datetime | None = None,
+) -> bool:
+    """Extend a lease that is still ours and unexpired, and commit. False when it lapsed: the row
+    may belong to another worker now and must be left alone."""
+    now = now or utcnow()
+    result = session.execute(
+        update(model)
+        .where(_owned(model, row_id, owner) & (model.lease_expires_at > now))
+        .values(lease_expires_at=now + lease_for)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    rowcount: int = result.rowcount  # type: ignore[attr-defined]  # CursorResult for UPDATE
+    return rowcount > 0
 
 
 def release(*, session: Session, model: type[Any], row_ids: Iterable[int], owner: str) -> None:
