@@ -44,12 +44,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip_slow = pytest.mark.skip(reason="slow: run with --runslow")
     for item in items:
         # Tests that touch a database run in both passes; the rest need only the first.
-        if "db_url" in getattr(item, "fixturenames", ()):
+        if "backend" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.db)
         if "postgres" in item.keywords and backend != "postgresql":
             item.add_marker(skip_pg)
         if "slow" in item.keywords and not config.getoption("--runslow"):
             item.add_marker(skip_slow)
+
+
+@pytest.fixture(autouse=True)
+def _no_developer_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's TIDINGS_* variables (a real LLM key, a production database) never leak into
+    tests; tests that need a setting set it themselves."""
+    for name in list(os.environ):
+        if (
+            name.startswith("TIDINGS_")
+            and name != "TIDINGS_TEST_POSTGRES_URL"
+            and name != "TIDINGS_TEST_DB"
+        ):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -80,13 +80,23 @@ class TestDatesAndSlots:
 
 class TestAddress:
     def test_indian_address_after_label(self) -> None:
-        """The block ending in a PIN after "new address" becomes a structured address."""
+        """The block ending in a PIN after "new address" becomes exactly that address."""
         text = "Hi,\nPlease change the address.\nNew address:\nFlat 4B, Lake View Apartments\n12th Main, Indiranagar, Bengaluru 560038\nThanks"
         address = find_address(text, "en")
         assert address is not None
-        assert address.postcode == "560038" and address.country == "IN"
-        assert address.city == "Bengaluru"
-        assert "Flat 4B, Lake View Apartments" in address.lines
+        assert address.lines == ["Flat 4B, Lake View Apartments", "12th Main", "Indiranagar"]
+        assert (address.city, address.postcode, address.country) == ("Bengaluru", "560038", "IN")
+
+    def test_the_new_address_not_the_old_one(self) -> None:
+        """An old PIN mentioned before "deliver to:" is not taken for the new address."""
+        text = "my order KAP-240311 to 560001 has the wrong address.\nPlease deliver to:\nFlat 9, MG Road\nBengaluru 560038"
+        address = find_address(text, "en")
+        assert address is not None
+        assert (address.lines, address.city, address.postcode) == (
+            ["Flat 9, MG Road"],
+            "Bengaluru",
+            "560038",
+        )
 
     def test_malaysian_postcode(self) -> None:
         """Five-digit poskod with a Malay email is Malaysian."""

@@ -7,7 +7,7 @@ Patterns find what is written plainly; the LLM path fills what they miss. Costly
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from tidings.classifiers.types import ClassifyContext, EmailInput, ExtractedFields
 from tidings.domain import Address
@@ -70,7 +70,9 @@ POSTCODE = {
 MAX_ADDRESS_LINE = 90  # longer lines are prose, not an address
 MAX_CITY = 40
 ADDRESS_LABEL = re.compile(
-    r"(?:new|correct|updated|delivery|shipping)?\s*address|alamat(?: baru)?|पता|naya pata", re.I
+    r"(?:new|correct|updated|delivery|shipping)?\s*address|alamat(?: baru)?|पता|naya pata"
+    r"|deliver (?:it )?to|send (?:it )?to|hantar ke|kirim ke",
+    re.I,
 )
 DATE_CATEGORIES = {"delivery_reschedule", "failed_delivery_attempt", "carrier_delay"}
 ADDRESS_CATEGORIES = {"address_change", "address_undeliverable"}
@@ -100,7 +102,7 @@ def find_tracking_number(text: str, order_id: str | None) -> str | None:
 
 def find_requested_date(text: str, sent_on: date | None) -> date | None:
     """A day the sender asks for: relative words and weekdays against the sending date."""
-    base = sent_on or datetime.now().date()  # a calendar day in the server zone is close enough
+    base = sent_on or datetime.now(UTC).date()
     lowered = text.lower()
     hits: list[tuple[int, date]] = []
     for word, days in RELATIVE_DAYS.items():
@@ -121,25 +123,32 @@ def find_slot(text: str) -> str | None:
 
 
 def find_address(text: str, language: str | None) -> Address | None:
-    """The address block around a postcode, preferring one after an "address:" label."""
+    """The address block ending in a postcode, after the last line that announces an address
+    ("new address:", "alamat baru", "deliver to:"); a blank line or prose ends a block."""
     lines = [line.strip(" ,.>*") for line in text.splitlines()]
-    start = 0
-    for i, line in enumerate(lines):
-        if ADDRESS_LABEL.search(line):
-            start = i
-            break
+    labelled = [i for i, line in enumerate(lines) if ADDRESS_LABEL.search(line)]
+    start = labelled[-1] if labelled else 0
     for i in range(start, len(lines)):
         if len(lines[i]) > MAX_ADDRESS_LINE:
             continue
         country, code = _postcode(lines[i], language)
         if code:
-            block = [
-                ln
-                for ln in lines[max(start, i - 4) : i + 1]
-                if ln and not ADDRESS_LABEL.fullmatch(ln)
-            ]
-            return _address_from(block, code, country)
+            block: list[str] = []
+            for line in reversed(lines[max(start, i - 4) : i + 1]):
+                if not line or len(line) > MAX_ADDRESS_LINE:
+                    break
+                block.insert(0, line)
+            block = [line for line in block if not _is_label_only(line)]
+            return _address_from(block, code, country) if block else None
     return None
+
+
+def _is_label_only(line: str) -> bool:
+    """A line that announces an address without holding one ("Please deliver to:")."""
+    head, colon, rest = line.partition(":")
+    if colon:
+        return bool(ADDRESS_LABEL.search(head)) and not rest.strip()
+    return bool(ADDRESS_LABEL.search(line)) and not any(ch.isdigit() for ch in line)
 
 
 def _postcode(line: str, language: str | None) -> tuple[str | None, str | None]:
@@ -154,8 +163,10 @@ def _postcode(line: str, language: str | None) -> tuple[str | None, str | None]:
 
 def _address_from(block: list[str], postcode: str, country: str | None) -> Address:
     last = block[-1]
-    before_code = last.split(postcode)[0].strip(" ,-")
+    before_code, _, after_code = (part.strip(" ,-") for part in last.partition(postcode))
     parts = [p.strip() for p in before_code.split(",") if p.strip()]
+    if not parts and after_code:  # "81200 Johor Bahru": the town follows the poskod
+        parts = [after_code.split(",")[0].strip()]
     city = parts[-1] if parts and len(parts[-1]) <= MAX_CITY else None
     lines = [*block[:-1], *parts[:-1]]
     # A label line such as "New address: Flat 2" keeps its content after the colon.

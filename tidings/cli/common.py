@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import NamedTuple, NoReturn
 
 import typer
+from alembic.util import CommandError as AlembicCommandError
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -26,7 +27,8 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print an error the user can act on and exit."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    err_console.print("error:", style="bold red", end=" ")
+    err_console.print(message, markup=False, highlight=False)
     raise typer.Exit(code)
 
 
@@ -38,7 +40,14 @@ def errors_as_exit() -> Iterator[None]:
     except TidingsError as exc:
         fail(str(exc))
     except ValidationError as exc:
-        fail(f"invalid settings:\n{exc}")
+        # Never echo the input: a mistyped setting may be a password.
+        details = "\n".join(
+            f"  {'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        )
+        fail(f"invalid settings:\n{details}")
+    except AlembicCommandError as exc:
+        fail(f"migration failed: {exc}")
     except OperationalError as exc:
         fail(f"cannot reach the database: {exc.orig}. Check TIDINGS_DATABASE_URL.")
 

@@ -17,7 +17,10 @@ def upgrade(revision: str = typer.Argument("heads", help="target revision")) -> 
     settings = load_settings()
     with errors_as_exit():
         migrate.upgrade(settings.database_url, revision)
-    console.print(f"database is at revision [bold]{revision}[/]")
+        engine = make_engine(settings.database_url)
+        reached = migrate.current_revision(engine)
+        engine.dispose()
+    console.print(f"database is at revision [bold]{reached}[/]")
 
 
 @app.command()

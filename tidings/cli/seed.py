@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, datetime
 
 import typer
 from rich.table import Table
@@ -17,6 +17,7 @@ from tidings.cli.common import (
     progress_bar,
 )
 from tidings.config import BrandsFile
+from tidings.config.settings import BUNDLED_BRANDS_FILE
 from tidings.demo.seed import SeedReport, seed_demo
 from tidings.store.db import SessionFactory
 from tidings.store.models import Order
@@ -44,7 +45,7 @@ def print_seed_report(report: SeedReport) -> None:
         ("orders", report.orders),
         ("shipments", report.shipments),
         ("tracking events", report.tracking_events),
-        (f"late shipments (as of {date.today()})", report.late_shipments),
+        (f"late shipments (as of {datetime.now(UTC).date()} UTC)", report.late_shipments),
     ]:
         table.add_row(label, str(value))
     console.print(table)
@@ -54,11 +55,13 @@ def seed(
     orders: int = typer.Option(3000, min=0, help="how many random orders to generate"),
     seed: int = typer.Option(42, help="random seed; the same seed gives the same data"),
 ) -> None:
-    """Load the demo brands, customers and orders into the configured database."""
+    """Load the demo brands, customers and orders into the configured database (always the
+    bundled demo brands: the generated orders are theirs)."""
     settings = load_settings()
     sessions = open_database(settings).sessions
     with sessions() as session:
         existing = session.scalar(select(func.count()).select_from(Order)) or 0
     if existing:
         fail(f"the database already has {existing} orders; seed an empty database")
-    print_seed_report(run_seed(sessions, load_brands_for(settings), orders=orders, seed=seed))
+    brands = load_brands_for(settings.model_copy(update={"brands_file": BUNDLED_BRANDS_FILE}))
+    print_seed_report(run_seed(sessions, brands, orders=orders, seed=seed))

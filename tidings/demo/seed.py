@@ -22,6 +22,7 @@ from tidings.config.brands import BrandsFile
 from tidings.demo import catalog
 from tidings.demo.tracking import build_events, tracking_number
 from tidings.domain import Address
+from tidings.errors import ConfigError
 from tidings.store.base import utcnow
 from tidings.store.brands import sync_brands
 from tidings.store.db import SessionFactory, transaction
@@ -444,6 +445,12 @@ def seed_demo(
 ) -> SeedReport:
     """Write brands, anchor customers and orders, then ``orders`` random orders. ``progress`` is
     called with the number of orders written since its last call."""
+    missing = sorted(set(ORDER_PREFIX) - {b.slug for b in brands.brands})
+    if missing:
+        raise ConfigError(
+            f"the demo data is written for the demo brands; {', '.join(missing)} missing from the "
+            "brands file: seed with the bundled tidings/demo/brands.yaml"
+        )
     now = now or utcnow()
     anchors = anchors if anchors is not None else load_anchors()
     rng = random.Random(seed)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
 
 from tidings.domain import Address
-from tidings.errors import OrderNotFoundError, OrderStateError
+from tidings.errors import OrderNotFoundError, OrderStateError, ResolverError
 from tidings.resolvers.order_api import (
     CustomerView,
     OrderLineView,
@@ -176,8 +177,11 @@ class BuiltinOrderStore:
 
         def apply(order: Order) -> None:
             self._check_state(order, RESCHEDULE_ALLOWED, "reschedule")
-            if on < utcnow().date():
-                raise OrderStateError(f"cannot reschedule {number} to {on}: the date has passed")
+            today = utcnow().astimezone(ZoneInfo(order.customer.time_zone)).date()
+            if on < today:
+                raise OrderStateError(
+                    f"cannot reschedule {number} to {on}: it is already {today} for the customer"
+                )
             order.delivery_date, order.delivery_slot = on, slot
 
         return self._change(number, "reschedule_delivery", idempotency_key, actor, apply)
@@ -217,7 +221,7 @@ class BuiltinOrderStore:
     ) -> OrderView:
         """Apply ``apply`` once per idempotency key, with an audit entry, in one transaction."""
         with self._sessions() as session, session.begin():
-            if self._seen(session, idempotency_key):
+            if self._seen(session, idempotency_key, action=action, number=number):
                 return order_view(self._require(session, number))
             order = self._require(session, number)
             before = order_view(order).model_dump(mode="json")
@@ -229,7 +233,7 @@ class BuiltinOrderStore:
                     actor=actor,
                     action=action,
                     entity="order",
-                    entity_id=number,
+                    entity_id=order.number,
                     idempotency_key=idempotency_key,
                     before=before,
                     after=after.model_dump(mode="json"),
@@ -239,11 +243,20 @@ class BuiltinOrderStore:
             return after
 
     @staticmethod
-    def _seen(session: Session, idempotency_key: str) -> bool:
-        found = session.scalar(
-            select(AuditEntry.id).where(AuditEntry.idempotency_key == idempotency_key)
-        )
-        return found is not None
+    def _seen(session: Session, idempotency_key: str, *, action: str, number: str) -> bool:
+        """True when this exact change was made already; a key reused for another change is a
+        caller bug and raises instead of passing for a success."""
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.idempotency_key == idempotency_key)
+        ).one_or_none()
+        if entry is None:
+            return False
+        if (entry.action, entry.entity_id) != (action, number.strip().upper()):
+            raise ResolverError(
+                f"idempotency key {idempotency_key!r} was used for {entry.action} on "
+                f"{entry.entity_id}, not {action} on {number}: give each change its own key"
+            )
+        return True
 
     @staticmethod
     def _load(session: Session, number: str) -> Order | None:

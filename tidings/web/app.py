@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from tidings import __version__
+from tidings.channels.webhooks import webhooks_router
 from tidings.config import Settings
 from tidings.metrics import QUEUE_ROWS
 from tidings.store.db import SessionFactory, make_engine, make_session_factory
@@ -40,13 +41,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
         bound = engine or make_engine(settings.database_url)
-        app.state.sessions = make_session_factory(bound)
         app.state.read_sessions = make_session_factory(bound, read_only=True)
         yield
         if own_engine:
             bound.dispose()
 
     app = FastAPI(title="Tidings", version=__version__, lifespan=lifespan)
+    app.include_router(webhooks_router(settings))
 
     @app.get("/", response_class=HTMLResponse)
     def dashboard(request: Request, session: ReadSessionDep) -> HTMLResponse:
@@ -74,6 +75,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     def metrics(session: ReadSessionDep) -> Response:
         """Prometheus metrics, with queue depths read now."""
         health = queue_health(session)
+        QUEUE_ROWS.clear()  # states that emptied since the last scrape must read 0, not linger
         for table, counts in (
             ("emails", health.emails),
             ("cases", health.cases),
