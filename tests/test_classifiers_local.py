@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from tests.llm_server import Behaviour, LLMServer, answer, llm_server
-from tidings.classifiers.base import Classifier, create
+from tidings.classifiers.base import create
 from tidings.classifiers.cascade import CascadeClassifier
 from tidings.classifiers.llm import LLMClassifier
 from tidings.classifiers.local import LocalClassifier, LocalModel, load_model
@@ -20,7 +20,7 @@ from tidings.classifiers.taxonomy import load_taxonomy
 from tidings.classifiers.text import model_text
 from tidings.classifiers.train import TrainingConfig, train
 from tidings.classifiers.types import ClassifyContext, EmailInput
-from tidings.config.settings import LLMSettings
+from tidings.config.settings import LLMSettings, Settings
 from tidings.errors import ConfigError
 from tidings.evals.dataset import load_dataset
 
@@ -119,9 +119,13 @@ class TestShippedModel:
 
     def test_registry_builds_local(self) -> None:
         """Classifiers are built by name; an unknown name says which exist."""
-        assert isinstance(create("local"), Classifier)
-        with pytest.raises(ConfigError, match="local"):
-            create("psychic")
+        settings = Settings(_env_file=None)
+        assert isinstance(create("local", settings), LocalClassifier)
+        assert isinstance(create("cascade", settings), CascadeClassifier)
+        with pytest.raises(ConfigError, match="TIDINGS_LLM__BASE_URL"):
+            create("llm", settings)
+        with pytest.raises(ConfigError, match="cascade, llm, local"):
+            create("psychic", settings)
 
 
 class TestFastPath:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from tidings.classifiers.types import Classification, ClassifyContext, EmailInput
 from tidings.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tidings.config.settings import Settings
 
 
 @runtime_checkable
@@ -25,23 +28,27 @@ Factory = Callable[..., Classifier]
 _REGISTRY: dict[str, Factory] = {}
 
 
-def register(name: str) -> Callable[[Factory], Factory]:
-    """Decorator: make a classifier factory available by name (``--classifier NAME``)."""
+F = TypeVar("F", bound=Factory)
 
-    def add(factory: Factory) -> Factory:
+
+def register(name: str) -> Callable[[F], F]:
+    """Decorator: make a classifier factory ``(settings, **options) -> Classifier`` available by
+    name (``tidings eval --classifier NAME``); built-ins register the same way as add-ons."""
+
+    def add(factory: F) -> F:
         _REGISTRY[name] = factory
         return factory
 
     return add
 
 
-def create(name: str, **options: object) -> Classifier:
-    """Build the classifier registered as ``name``."""
+def create(name: str, settings: Settings, **options: Any) -> Classifier:
+    """Build the classifier registered as ``name``: ``factory(settings, **options)``."""
     _load_builtins()
     if name not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY))
         raise ConfigError(f"no classifier {name!r}; choose one of: {known}")
-    return _REGISTRY[name](**options)
+    return _REGISTRY[name](settings, **options)
 
 
 BUILTINS = ("local", "llm", "cascade")

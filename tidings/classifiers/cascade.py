@@ -16,8 +16,12 @@ the LLM where it found them, else from the patterns.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
 from tidings.classifiers.base import register
-from tidings.classifiers.llm import LLMClassifier
+from tidings.classifiers.llm import LLMClassifier, llm_classifier
 from tidings.classifiers.local import LocalClassifier
 from tidings.classifiers.thresholds import NEVER
 from tidings.classifiers.types import (
@@ -27,6 +31,7 @@ from tidings.classifiers.types import (
     EmailInput,
     ExtractedFields,
 )
+from tidings.config.settings import Settings
 from tidings.errors import ClassificationError
 
 IDENTIFIERS = ("order_id", "tracking_number")
@@ -48,7 +53,6 @@ def merge_fields(
     return ExtractedFields.model_validate(merged)
 
 
-@register("cascade")
 class CascadeClassifier:
     """Local first; an LLM, when configured, for what the local model is unsure of."""
 
@@ -112,3 +116,15 @@ class CascadeClassifier:
                 "errors": [*local.errors, *llm.errors],
             }
         )
+
+
+@register("cascade")
+def cascade_classifier(
+    settings: Settings,
+    *,
+    model_path: Path | None = None,
+    examples: Sequence[tuple[EmailInput, dict[str, Any]]] = (),
+) -> CascadeClassifier:
+    """The deployed default: local first, the LLM (if configured) for the unsure rest."""
+    llm = llm_classifier(settings, examples=examples) if settings.llm.enabled else None
+    return CascadeClassifier(LocalClassifier(model_path=model_path), llm)

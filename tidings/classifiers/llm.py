@@ -36,9 +36,9 @@ from tidings.classifiers.types import (
     ExtractedFields,
     Usage,
 )
-from tidings.config.settings import LLMSettings
+from tidings.config.settings import LLMSettings, Settings
 from tidings.domain import Address
-from tidings.errors import ClassificationError
+from tidings.errors import ClassificationError, ConfigError
 from tidings.logs import get_logger
 
 log = get_logger(__name__)
@@ -135,7 +135,6 @@ def _language(value: str | None) -> str | None:
     return value.lower() if value and re.fullmatch(r"[A-Za-z]{2}", value) else None
 
 
-@register("llm")
 class LLMClassifier:
     """Classifies with an LLM through the ``openai`` SDK."""
 
@@ -284,3 +283,15 @@ class LLMClassifier:
         cost = self.pricing.cost(prompt, completion)
         self.budget.record(cost)
         return Usage(llm_calls=1, prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost)
+
+
+@register("llm")
+def llm_classifier(
+    settings: Settings, *, examples: Sequence[tuple[EmailInput, dict[str, Any]]] = ()
+) -> LLMClassifier:
+    """The LLM alone; needs ``TIDINGS_LLM__BASE_URL`` (or a key for the default endpoint)."""
+    if not settings.llm.enabled:
+        raise ConfigError("the llm classifier needs TIDINGS_LLM__BASE_URL (and usually __API_KEY)")
+    return LLMClassifier(
+        settings.llm, taxonomy=load_taxonomy(settings.taxonomy_file), examples=examples
+    )

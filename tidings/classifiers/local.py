@@ -23,6 +23,7 @@ from tidings.classifiers.fast import FastScorer
 from tidings.classifiers.text import model_text
 from tidings.classifiers.thresholds import NEVER
 from tidings.classifiers.types import Alternative, Classification, ClassifyContext, EmailInput
+from tidings.config.settings import Settings
 from tidings.errors import ClassificationError, ConfigError
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -73,7 +74,6 @@ def _fast_scorer(model: LocalModel) -> FastScorer | None:
         return None
 
 
-@register("local")
 class LocalClassifier:
     """Scores every category with the local model; flags what is below its threshold."""
 
@@ -135,3 +135,9 @@ class LocalClassifier:
             classifier=self.tag,
             needs_review=confidence < self.threshold(label, context),
         )
+
+
+@register("local")
+def local_classifier(settings: Settings, *, model_path: Path | None = None) -> LocalClassifier:
+    """The local model alone (``model_path`` overrides the shipped one)."""
+    return LocalClassifier(model_path=model_path)

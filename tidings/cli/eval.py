@@ -10,9 +10,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from tidings.classifiers.cascade import CascadeClassifier
-from tidings.classifiers.llm import LLMClassifier
-from tidings.classifiers.local import BUNDLED_MODEL, LocalClassifier, load_model
+from tidings.classifiers.base import Classifier, create
+from tidings.classifiers.local import BUNDLED_MODEL, load_model
 from tidings.classifiers.taxonomy import load_taxonomy
 from tidings.classifiers.train import keeps_public_row
 from tidings.classifiers.types import EmailInput
@@ -50,20 +49,14 @@ def _few_shot(path: Path | None) -> list[tuple[EmailInput, dict[str, Any]]]:
     ]
 
 
-def _build(name: str, model: Path, few_shot: Path | None) -> Any:
-    settings = load_settings()
-    if name == "local":
-        return LocalClassifier(model_path=model)
-    if not settings.llm.enabled and name == "llm":
-        fail("--classifier llm needs TIDINGS_LLM__BASE_URL (and usually __API_KEY)")
-    llm = (
-        LLMClassifier(settings.llm, examples=_few_shot(few_shot)) if settings.llm.enabled else None
-    )
-    if name == "llm":
-        return llm
-    if name == "cascade":
-        return CascadeClassifier(LocalClassifier(model_path=model), llm)
-    fail(f"unknown classifier {name!r}: use local, llm or cascade")
+def _build(name: str, model: Path, few_shot: Path | None) -> Classifier:
+    """Through the registry, as an add-on classifier would be built."""
+    options: dict[str, Any] = {}
+    if name in ("local", "cascade"):
+        options["model_path"] = model
+    if name in ("llm", "cascade"):
+        options["examples"] = _few_shot(few_shot)
+    return create(name, load_settings(), **options)
 
 
 def eval_command(
