@@ -16,11 +16,19 @@ _URL = re.compile(r"https?://\S+|www\.\S+")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 _DIGIT = re.compile(r"\d")
 _SPACE = re.compile(r"[ \t\r\f\v]+")
+# Quoted history of a reply describes the previous message, not this one. The inbox's parser
+# strips it from real mail; datasets keep it, so it is dropped here too, the same way for
+# training and inference. A body that is nothing but a quote keeps it.
+_QUOTED = re.compile(r"^\s*>.*$|^On .{5,80} wrote:\s*$|^Pada .{5,80} menulis:\s*$", re.MULTILINE)
+MIN_OWN_CHARS = 25
 
 
 def model_text(email: EmailInput) -> str:
     """Normalised subject + text with a sender-kind token in front."""
-    text = f"{email.subject}\n{email.text}"[:MAX_CHARS].lower()
+    body = _QUOTED.sub("", email.text)
+    if len(body.strip()) < MIN_OWN_CHARS:
+        body = email.text
+    text = f"{email.subject}\n{body}"[:MAX_CHARS].lower()
     text = _URL.sub(" httplink ", text)
     text = _EMAIL.sub(" emailaddr ", text)
     text = _DIGIT.sub("0", text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import typer
@@ -11,6 +12,16 @@ from tidings.classifiers.local import BUNDLED_MODEL, save_model
 from tidings.classifiers.train import TrainingConfig, train
 from tidings.cli.common import console, errors_as_exit
 from tidings.evals.dataset import load_many
+
+
+def _digest(path: Path) -> str:
+    """sha256 over a file, or over a folder's .jsonl files in name order."""
+    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
 
 
 def train_command(
@@ -29,6 +40,8 @@ def train_command(
         records = load_many(data)
     with console.status(f"training on {len(records)} labelled emails (5-fold thresholds)..."):
         model = train(records, config, version=version)
+    # What it was trained on, so anyone can tell whether a retrain would see the same data.
+    model.config["datasets"] = {str(path): _digest(path) for path in data}
     save_model(model, output)
     table = Table(title=f"local model {version}", show_header=False)
     table.add_row("written to", str(output))
