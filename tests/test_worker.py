@@ -28,6 +28,20 @@ def _import_samples(sessions: SessionFactory) -> int:
     return import_files(session_factory=sessions, files=files, mailbox="seri-support").imported
 
 
+def email_step(
+    name: str, handle: object, consumes: EmailState = EmailState.RECEIVED, **options: object
+) -> Step:
+    """A step over inbound emails that quarantines its dead letters."""
+    return Step(
+        name=name,
+        model=InboundEmail,
+        consumes=(consumes,),
+        dead_state=EmailState.QUARANTINED,
+        handle=handle,
+        **options,
+    )  # type: ignore[arg-type]
+
+
 def _states(sessions: SessionFactory) -> list[EmailState]:
     with sessions() as session:
         return list(session.scalars(select(InboundEmail.state)))
@@ -56,12 +70,9 @@ class TestWorker:
             calls.append(row.id)
             raise ConnectionError("order API unreachable")
 
-        step = Step(
-            name="flaky",
-            model=InboundEmail,
-            consumes=(EmailState.RECEIVED,),
-            dead_state=EmailState.QUARANTINED,
-            handle=flaky,
+        step = email_step(
+            "flaky",
+            flaky,
             policy=RetryPolicy(max_attempts=2, base_seconds=0.0),
         )
         Worker(session_factory=sessions, steps=[step]).run_until_idle()
@@ -78,13 +89,7 @@ class TestWorker:
         def refuse(session: Session, row: InboundEmail) -> StrEnum:
             raise InboxError("unreadable MIME")
 
-        step = Step(
-            name="refuse",
-            model=InboundEmail,
-            consumes=(EmailState.RECEIVED,),
-            dead_state=EmailState.QUARANTINED,
-            handle=refuse,
-        )
+        step = email_step("refuse", refuse)
         report = Worker(session_factory=sessions, steps=[step]).run_until_idle()
         assert report.dead == len(_states(sessions)) and report.retried == 0
 
@@ -96,13 +101,7 @@ class TestWorker:
             row.subject = "CHANGED"
             raise ConnectionError("later")
 
-        step = Step(
-            name="half",
-            model=InboundEmail,
-            consumes=(EmailState.RECEIVED,),
-            dead_state=EmailState.QUARANTINED,
-            handle=half_done,
-        )
+        step = email_step("half", half_done)
         Worker(session_factory=sessions, steps=[step]).run_once()
         with sessions() as session:
             assert "CHANGED" not in set(session.scalars(select(InboundEmail.subject)))
@@ -148,24 +147,8 @@ class TestReviewFixes:
 
         policy = RetryPolicy(max_attempts=4, base_seconds=0.0)
         steps = [
-            Step(
-                name="one",
-                model=InboundEmail,
-                consumes=(EmailState.RECEIVED,),
-                dead_state=EmailState.QUARANTINED,
-                handle=first,
-                policy=policy,
-                batch=1,
-            ),
-            Step(
-                name="two",
-                model=InboundEmail,
-                consumes=(EmailState.PARSED,),
-                dead_state=EmailState.QUARANTINED,
-                handle=second,
-                policy=policy,
-                batch=1,
-            ),
+            email_step("one", first, policy=policy, batch=1),
+            email_step("two", second, EmailState.PARSED, policy=policy, batch=1),
         ]
         worker = Worker(session_factory=sessions, steps=steps)
         for _ in range(5):
@@ -186,13 +169,7 @@ class TestReviewFixes:
                 "UPDATE ...", {}, Exception("value too long for type character varying(8)")
             )
 
-        step = Step(
-            name="x",
-            model=InboundEmail,
-            consumes=(EmailState.RECEIVED,),
-            dead_state=EmailState.QUARANTINED,
-            handle=too_long,
-        )
+        step = email_step("x", too_long)
         report = Worker(session_factory=sessions, steps=[step]).run_until_idle()
         assert report.retried == 0 and report.dead == len(_states(sessions))
         with sessions() as session:
@@ -208,13 +185,7 @@ class TestReviewFixes:
             calls.append(row.id)
             return EmailState.PARSED
 
-        step = Step(
-            name="r",
-            model=InboundEmail,
-            consumes=(EmailState.RECEIVED,),
-            dead_state=EmailState.QUARANTINED,
-            handle=record,
-        )
+        step = email_step("r", record)
         worker = Worker(session_factory=sessions, steps=[step], lease_for=timedelta(milliseconds=1))
         import time
 

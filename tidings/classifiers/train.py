@@ -12,6 +12,7 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -46,36 +47,32 @@ def keeps_public_row(record: LabelledEmail, fraction: float) -> bool:
     return bucket < fraction * 1000
 
 
-def _pipeline(config: TrainingConfig) -> Pipeline:
-    features = FeatureUnion(
-        [
-            (
-                "words",
-                TfidfVectorizer(
-                    analyzer="word",
-                    ngram_range=(1, 2),
-                    min_df=2,
-                    sublinear_tf=True,
-                    max_features=config.word_features,
-                    token_pattern=r"(?u)\b\w+\b",  # noqa: S106 - a regex, not a password
-                    dtype=np.float32,
-                ),
-            ),
-            (
-                "chars",
-                TfidfVectorizer(
-                    analyzer="char_wb",
-                    ngram_range=(2, 5),
-                    min_df=2,
-                    sublinear_tf=True,
-                    max_features=config.char_features,
-                    dtype=np.float32,
-                ),
-            ),
-        ]
+def _tfidf(
+    analyzer: str, ngrams: tuple[int, int], max_features: int, **extra: Any
+) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        analyzer=analyzer,
+        ngram_range=ngrams,
+        min_df=2,
+        sublinear_tf=True,
+        max_features=max_features,
+        dtype=np.float32,
+        **extra,
     )
+
+
+def _pipeline(config: TrainingConfig) -> Pipeline:
+    words = _tfidf(
+        "word",
+        (1, 2),
+        config.word_features,
+        token_pattern=r"(?u)\b\w+\b",  # noqa: S106 - a regex, not a password
+    )
+    chars = _tfidf("char_wb", (2, 5), config.char_features)
     model = LogisticRegression(C=config.c, max_iter=3000, class_weight="balanced")
-    return Pipeline([("features", features), ("model", model)])
+    return Pipeline(
+        [("features", FeatureUnion([("words", words), ("chars", chars)])), ("model", model)]
+    )
 
 
 def select_training_rows(
