@@ -37,7 +37,9 @@ def main() -> None:
     size = 1000 if args.quick else 5000
     records = load_dataset(args.dataset)
     emails = [records[i % len(records)].as_input() for i in range(size)]
-    context = ClassifyContext(order_id_patterns=[r"\bKAP-\d{6}\b", r"\bSERI-\d{5}\b", r"\bGRH-\d{6}\b"])
+    context = ClassifyContext(
+        order_id_patterns=[r"\bKAP-\d{6}\b", r"\bSERI-\d{5}\b", r"\bGRH-\d{6}\b"]
+    )
     classifier = LocalClassifier()
     classifier.classify(emails[0], context)  # load and warm up
     started = time.perf_counter()

@@ -33,6 +33,16 @@ class InboxError(TidingsError):
     """A mailbox could not be read or an email could not be stored."""
 
 
+class MailboxUnavailableError(InboxError):
+    """An IMAP server is unreachable or dropped the connection; the poller reconnects."""
+
+    transient = True
+
+
+class MailboxLoginError(InboxError):
+    """An IMAP server refused a mailbox's credentials; polling that mailbox stops until fixed."""
+
+
 class ClassificationError(TidingsError):
     """A classifier could not produce a classification."""
 
@@ -45,10 +55,48 @@ class TemplateError(TidingsError):
     """A template is invalid or was refused by the sandbox."""
 
 
+class TemplateRenderError(TemplateError):
+    """The sandbox refused or failed one render; ``line`` is the template line when known and
+    ``name`` the undefined variable when that was the cause."""
+
+    def __init__(self, message: str, *, line: int | None = None, name: str | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.name = name
+
+
+class TemplateValidationError(TemplateError):
+    """A template failed validation on save; ``issues`` lists each problem with its line and fix."""
+
+    def __init__(self, message: str, issues: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.issues = issues
+
+
 class ChannelError(TidingsError):
     """A channel could not deliver a message."""
 
     transient = True
+
+
+class ChannelRejectedError(ChannelError):
+    """The provider refused the message as invalid (a 4xx contract error): resending the same
+    request cannot help; fix the message, the recipient or the credentials, then replay."""
+
+    transient = False
+
+
+class ChannelThrottledError(ChannelError):
+    """The provider asked us to slow down (429); ``retry_after`` is its hint in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ChannelOutcomeUnknownError(ChannelError):
+    """The request may have reached the provider (a timeout or a dropped connection after it was
+    sent): the message may be out, so a channel without an idempotency key must not resend it."""
 
 
 class LeaseLostError(TidingsError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tidings.cli import db, inbox
+from tidings.cli import db, inbox, outbox
 from tidings.cli.demo import demo
 from tidings.cli.eval import eval_command
 from tidings.cli.seed import seed
@@ -26,6 +26,7 @@ app.command("train")(train_command)
 app.command("eval")(eval_command)
 app.add_typer(db.app, name="db")
 app.add_typer(inbox.app, name="inbox")
+app.add_typer(outbox.app, name="outbox")
 
 
 def main() -> None:

@@ -41,6 +41,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
         bound = engine or make_engine(settings.database_url)
+        app.state.sessions = make_session_factory(bound)  # for routes that write (webhooks)
         app.state.read_sessions = make_session_factory(bound, read_only=True)
         yield
         if own_engine:

@@ -2,6 +2,7 @@
 
 from tidings.store.models.audit import AuditEntry
 from tidings.store.models.cases import Action, Case, HumanLabel
+from tidings.store.models.channels import DeliveryEvent, WhatsAppApproval, WhatsAppTemplate
 from tidings.store.models.customers import BrandRow, Customer, CustomerConsent
 from tidings.store.models.emails import InboundEmail
 from tidings.store.models.notifications import Notification
@@ -15,6 +16,7 @@ __all__ = [
     "Case",
     "Customer",
     "CustomerConsent",
+    "DeliveryEvent",
     "HumanLabel",
     "InboundEmail",
     "Notification",
@@ -24,4 +26,6 @@ __all__ = [
     "Template",
     "TemplateVersion",
     "TrackingEvent",
+    "WhatsAppApproval",
+    "WhatsAppTemplate",
 ]

@@ -1,0 +1,167 @@
+"""Dispatch rate: notifications sent per second by the outbox dispatcher to the mock providers.
+
+    python bench/dispatch.py [--quick] [--json] [--messages N] [--concurrency N] [--rate-limits]
+                             [--database-url URL]
+
+Prism mock servers built from the official Twilio and SendGrid specs stand in for the providers
+(install them with `bash .ci/setup.d/20-prism.sh`); every request is validated against the
+contract. Messages are a mix of WhatsApp, SMS and email. Each one takes the full path: lease,
+policy, render, commit `sending`, provider call, commit `sent`. Rendering uses a trivial renderer
+so the figure is the dispatcher's, not the template engine's. --rate-limits applies the
+providers' default limits (Twilio SMS 10/s!); without it the providers are unthrottled.
+The last line with --json is one JSON object of the figures. --quick sends 300 messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the Prism launcher is a test helper
+
+from sqlalchemy import func, select  # noqa: E402
+
+from tests import prism  # noqa: E402
+from tidings.channels.dispatch import Dispatcher  # noqa: E402
+from tidings.channels.outbox import enqueue  # noqa: E402
+from tidings.channels.sendgrid import SendGridChannel  # noqa: E402
+from tidings.channels.twilio import TwilioChannel, twilio_client  # noqa: E402
+from tidings.config import load_brands  # noqa: E402
+from tidings.config.settings import BUNDLED_BRANDS_FILE  # noqa: E402
+from tidings.store.base import utcnow  # noqa: E402
+from tidings.store.brands import sync_brands  # noqa: E402
+from tidings.store.db import make_engine, make_session_factory, transaction  # noqa: E402
+from tidings.store.enums import ChannelKind, NotificationState  # noqa: E402
+from tidings.store.migrate import upgrade  # noqa: E402
+from tidings.store.models import Customer, CustomerConsent, Notification  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A trivial rendering."""
+
+    subject: str | None
+    text: str
+    html: str | None
+    template_version_id: int | None
+    language: str
+
+
+def plain_renderer(**kwargs: Any) -> Rendered:
+    """Subject and text from the event and order number; nothing else."""
+    number = kwargs["variables"]["order"]["number"]
+    text = f"Update on your order {number}: {kwargs['event']}."
+    subject = f"Order {number}" if kwargs["channel"] is ChannelKind.EMAIL else None
+    return Rendered(subject, text, None, None, kwargs["language"])
+
+
+def seed(sessions: Any, count: int) -> None:
+    """``count`` Kapas customers, a third on each channel, one notification each."""
+    brands = load_brands(BUNDLED_BRANDS_FILE)
+    kinds = ["whatsapp", "sms", "email"]
+    with transaction(sessions) as session:
+        brand = sync_brands(session=session, brands=brands)["kapas"]
+        for i in range(count):
+            kind = kinds[i % 3]
+            customer = Customer(
+                brand_id=brand.id,
+                name=f"Customer {i}",
+                email=f"c{i}@example.in",
+                phone=f"+9198{i:08d}",
+                channel_order=[kind],
+                last_inbound_whatsapp_at=utcnow(),
+                consents=[
+                    CustomerConsent(channel=ChannelKind(kind), opted_in=True, source="bench")
+                ],
+            )
+            session.add(customer)
+            session.flush()
+            enqueue(
+                session=session,
+                brand=brand,
+                customer=customer,
+                event="order_confirmed",
+                episode=str(i),
+                variables={"order": {"number": f"KAP-{300000 + i}"}},
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="300 messages instead of 2,000")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of figures")
+    parser.add_argument("--messages", type=int, default=None)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rate-limits", action="store_true", help="apply provider rate limits")
+    parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    args = parser.parse_args()
+    count = args.messages or (300 if args.quick else 2000)
+    if not prism.PRISM.exists():
+        sys.exit("Prism is not installed: run `bash .ci/setup.d/20-prism.sh`")
+    started = time.perf_counter()
+    routes = {"api.twilio.com": prism.server(prism.TWILIO_API).url}
+    sendgrid_url = prism.server(prism.SENDGRID_MAIL).url
+    figures: dict[str, Any] = {"messages": count, "concurrency": args.concurrency}
+    figures["mocks_start_s"] = round(time.perf_counter() - started, 2)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        figures["backend"] = url.split(":")[0].split("+")[0]
+        upgrade(url)
+        engine = make_engine(url)
+        sessions = make_session_factory(engine)
+        seed(sessions, count)
+        http = prism.LoopbackTwilioHttpClient(routes)
+        client = twilio_client(prism.ACCOUNT_SID, prism.AUTH_TOKEN, http_client=http)
+        channels = {
+            ChannelKind.WHATSAPP: TwilioChannel(kind=ChannelKind.WHATSAPP, client=client),
+            ChannelKind.SMS: TwilioChannel(kind=ChannelKind.SMS, client=client),
+            ChannelKind.EMAIL: SendGridChannel(api_key="SG.bench", host=sendgrid_url),
+        }
+        if not args.rate_limits:
+            for channel in channels.values():
+                channel.rate_per_second = None
+        dispatcher = Dispatcher(
+            session_factory=sessions,
+            brands=load_brands(BUNDLED_BRANDS_FILE),
+            channels=channels,
+            renderer=plain_renderer,
+            concurrency=args.concurrency,
+        )
+        t = time.perf_counter()
+        report = dispatcher.run_until_idle()
+        elapsed = time.perf_counter() - t
+        dispatcher.close()
+        with sessions() as session:
+            sent = session.scalar(
+                select(func.count())
+                .select_from(Notification)
+                .where(Notification.state == NotificationState.SENT)
+            )
+        engine.dispose()
+    prism.stop_all()
+    statuses = sorted({status for _, _, status in http.sent})
+    figures.update(
+        {
+            "sent": sent,
+            "outcomes": report.counts,
+            "twilio_statuses": statuses,
+            "dispatch_s": round(elapsed, 3),
+            "messages_per_s": round((sent or 0) / elapsed, 1),
+            "rate_limits": bool(args.rate_limits),
+        }
+    )
+    if not args.json:
+        for key, value in figures.items():
+            print(f"{key:>16}: {value}")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

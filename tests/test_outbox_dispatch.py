@@ -1,0 +1,304 @@
+"""The outbox: enqueue once per cause, dispatch, retry, dead-letter, replay, survive crashes."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.channels_support import (
+    FakeRenderer,
+    add_customer,
+    file_channels,
+    make_dispatcher,
+    notify,
+)
+from tests.factories import brand_rows, make_order
+from tidings.channels.base import Channel, OutboundMessage, SendResult
+from tidings.channels.outbox import POSSIBLY_SENT, idempotency_key, list_notifications, replay
+from tidings.config import BrandsFile
+from tidings.errors import ChannelError, ChannelRejectedError
+from tidings.store.base import utcnow
+from tidings.store.db import SessionFactory, transaction
+from tidings.store.enums import ChannelKind, NotificationState
+from tidings.store.models import Notification, Order
+
+S = NotificationState
+
+
+class SimulatedCrash(BaseException):
+    """The process dies right after the provider accepted the message."""
+
+
+class CrashAfterSend:
+    """Wraps a channel: sends for real, then 'dies' before the dispatcher can commit."""
+
+    def __init__(self, inner: Channel) -> None:
+        self.inner = inner
+        self.name, self.kind = inner.name, inner.kind
+        self.idempotent, self.rate_per_second = inner.idempotent, inner.rate_per_second
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        """Send, then crash."""
+        self.inner.send(message)
+        raise SimulatedCrash
+
+    def close(self) -> None:
+        """Close the real channel."""
+        self.inner.close()
+
+
+class Scripted:
+    """A channel that raises the scripted errors, then accepts; counts what it accepted."""
+
+    name, idempotent, rate_per_second = "scripted", False, None
+
+    def __init__(self, kind: ChannelKind, *errors: Exception) -> None:
+        self.kind = kind
+        self.errors = list(errors)
+        self.accepted: list[int] = []
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        """Raise the next scripted error or accept."""
+        if self.errors:
+            raise self.errors.pop(0)
+        self.accepted.append(message.notification_id)
+        return SendResult(
+            provider=self.name, provider_message_id=f"scripted-{message.notification_id}"
+        )
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def _rows(sessions: SessionFactory) -> list[Notification]:
+    with sessions() as session:
+        return list(session.scalars(select(Notification).order_by(Notification.id)))
+
+
+def _setup(sessions: SessionFactory, brands: BrandsFile, **customer: object) -> int:
+    with transaction(sessions) as session:
+        rows = brand_rows(session, brands)
+        person = add_customer(session, rows["kapas"], **customer)  # type: ignore[arg-type]
+        return notify(session, rows["kapas"], person).id
+
+
+class TestEnqueue:
+    def test_duplicate_enqueue_returns_the_existing_row(
+        self, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """The same (brand, order, event, episode) twice is one row; another episode is another."""
+        with transaction(sessions) as session:
+            rows = brand_rows(session, brands)
+            order = make_order(session, rows["kapas"])
+            first = notify(session, rows["kapas"], order.customer, order=order)
+            again = notify(session, rows["kapas"], order.customer, order=order)
+            other = notify(session, rows["kapas"], order.customer, order=order, episode="2")
+        assert first.id == again.id != other.id
+        assert first.idempotency_key == idempotency_key(
+            "kapas", "KAP-100001", "order_confirmed", "KAP-100001:1"
+        )
+        assert first.order_id == order.id and first.customer_id == order.customer_id
+        with transaction(sessions) as session:  # a replayed cause in a later transaction
+            rows = brand_rows(session, brands)
+            same = session.get(Order, order.id)
+            assert same is not None
+            assert notify(session, rows["kapas"], same.customer, order=same).id == first.id
+        assert len(_rows(sessions)) == 2
+
+    def test_enqueue_belongs_to_the_callers_transaction(
+        self, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """If the cause rolls back, so does its notification."""
+        with pytest.raises(RuntimeError), transaction(sessions) as session:
+            rows = brand_rows(session, brands)
+            notify(session, rows["kapas"], add_customer(session, rows["kapas"]))
+            raise RuntimeError("the order update failed")
+        assert _rows(sessions) == []
+
+
+class TestDispatch:
+    def test_sends_renders_and_records(
+        self, sessions: SessionFactory, brands: BrandsFile, tmp_path: Path
+    ) -> None:
+        """A pending email is rendered at send time, written to the outbox, and recorded as sent."""
+        row_id = _setup(sessions, brands, channels=("email",))
+        renderer = FakeRenderer()
+        dispatcher = make_dispatcher(sessions, brands, file_channels(tmp_path), renderer=renderer)
+        assert dispatcher.run_until_idle().counts == {"sent": 1}
+        dispatcher.close()
+        [row] = _rows(sessions)
+        assert row.state is S.SENT and row.sent_at is not None and row.lease_owner is None
+        assert row.subject == "Kapas & Co.: order_confirmed"
+        assert (
+            row.body == "order_confirmed for Asha, order KAP-100001 (en) - Lots of love, Team Kapas"
+        )
+        eml = (tmp_path / "kapas" / "email" / f"{row_id:08d}.eml").read_text()
+        assert (
+            'From: "Kapas & Co." <support@kapas.example>' in eml
+            or "From: Kapas & Co. <support@kapas.example>" in eml
+        )
+        assert "To: asha.rao@example.in" in eml and "Message-ID: <" in eml
+        assert renderer.calls[0]["time_zone"] == "Asia/Kolkata"
+
+    def test_permanent_error_dead_letters_at_once(
+        self, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """A 4xx contract error is not retried: dead after one attempt, with the error kept."""
+        _setup(sessions, brands, channels=("email",))
+        channel = Scripted(
+            ChannelKind.EMAIL, ChannelRejectedError("sendgrid answered 400: bad from")
+        )
+        dispatcher = make_dispatcher(sessions, brands, {ChannelKind.EMAIL: channel})
+        assert dispatcher.run_until_idle().counts == {"dead": 1}
+        [row] = _rows(sessions)
+        assert row.state is S.DEAD and row.attempts == 1 and "bad from" in (row.last_error or "")
+
+    def test_transient_errors_retry_then_send(
+        self, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """5xx-like errors retry with backoff; the message goes out once in the end."""
+        _setup(sessions, brands, channels=("email",))
+        channel = Scripted(ChannelKind.EMAIL, ChannelError("503"), ChannelError("500"))
+        dispatcher = make_dispatcher(sessions, brands, {ChannelKind.EMAIL: channel})
+        assert dispatcher.run_until_idle().counts == {"retry": 2, "sent": 1}
+        [row] = _rows(sessions)
+        assert row.state is S.SENT and row.attempts == 2 and channel.accepted == [row.id]
+
+    def test_retries_run_out_into_dead(self, sessions: SessionFactory, brands: BrandsFile) -> None:
+        """After the last attempt the row is dead with its error."""
+        _setup(sessions, brands, channels=("email",))
+        channel = Scripted(ChannelKind.EMAIL, *[ChannelError("502 bad gateway")] * 10)
+        dispatcher = make_dispatcher(sessions, brands, {ChannelKind.EMAIL: channel})
+        assert dispatcher.run_until_idle().counts == {"retry": 3, "dead": 1}
+        [row] = _rows(sessions)
+        assert row.state is S.DEAD and row.attempts == 4 and "502" in (row.last_error or "")
+
+    def test_backoff_waits_between_attempts(
+        self, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """With a real backoff the retry is scheduled in the future, not run at once."""
+        from tidings.store.lease import RetryPolicy
+
+        _setup(sessions, brands, channels=("email",))
+        channel = Scripted(ChannelKind.EMAIL, ChannelError("503"))
+        dispatcher = make_dispatcher(
+            sessions, brands, {ChannelKind.EMAIL: channel}, retry=RetryPolicy(base_seconds=60)
+        )
+        assert dispatcher.run_until_idle().counts == {"retry": 1}
+        [row] = _rows(sessions)
+        assert row.state is S.PENDING and row.next_attempt_at is not None
+        assert timedelta(seconds=29) < row.next_attempt_at - utcnow() <= timedelta(seconds=60)
+
+    def test_template_error_dead_letters(
+        self, sessions: SessionFactory, brands: BrandsFile, tmp_path: Path
+    ) -> None:
+        """A template the engine refuses is a permanent error on the row, nothing is sent."""
+        _setup(sessions, brands, channels=("email",))
+        renderer = FakeRenderer(refuse={"order_confirmed"})
+        dispatcher = make_dispatcher(sessions, brands, file_channels(tmp_path), renderer=renderer)
+        assert dispatcher.run_until_idle().counts == {"dead": 1}
+        [row] = _rows(sessions)
+        assert row.state is S.DEAD and "TemplateError" in (row.last_error or "")
+        assert not (tmp_path / "kapas").exists()
+
+
+class TestCrashBetweenSendAndCommit:
+    def _crash_then_recover(
+        self, sessions: SessionFactory, brands: BrandsFile, channel: Channel, kind: ChannelKind
+    ) -> dict[str, int]:
+        crashing = make_dispatcher(sessions, brands, {kind: CrashAfterSend(channel)}, concurrency=1)
+        with pytest.raises(SimulatedCrash):
+            crashing.run_once()
+        [row] = _rows(sessions)
+        assert row.state is S.SENDING and row.lease_owner is not None  # committed before the call
+        later = lambda: utcnow() + timedelta(minutes=6)  # noqa: E731 - the lease has expired
+        recovering = make_dispatcher(sessions, brands, {kind: channel}, clock=later)
+        report = recovering.run_until_idle().counts
+        recovering.close()
+        return report
+
+    def test_idempotent_channel_is_resent_safely(
+        self, sessions: SessionFactory, brands: BrandsFile, tmp_path: Path
+    ) -> None:
+        """The file outbox keys messages by id: the repeat replaces the file, one message exists."""
+        row_id = _setup(sessions, brands, channels=("email",))
+        channel = file_channels(tmp_path)[ChannelKind.EMAIL]
+        assert self._crash_then_recover(sessions, brands, channel, ChannelKind.EMAIL) == {"sent": 1}
+        [row] = _rows(sessions)
+        assert row.state is S.SENT and row.attempts == 1
+        assert [p.name for p in (tmp_path / "kapas" / "email").iterdir()] == [f"{row_id:08d}.eml"]
+
+    def test_channel_without_key_is_reported_not_resent(
+        self, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """A provider without an idempotency key: the row is dead as possibly sent, one send."""
+        _setup(sessions, brands, channels=("email",))
+        channel = Scripted(ChannelKind.EMAIL)
+        assert self._crash_then_recover(sessions, brands, channel, ChannelKind.EMAIL) == {
+            "possibly_sent": 1
+        }
+        [row] = _rows(sessions)
+        assert row.state is S.DEAD and row.hold_reason == POSSIBLY_SENT
+        assert "between the provider call and its commit" in (row.last_error or "")
+        assert channel.accepted == [row.id]
+
+
+class TestReplay:
+    def test_all_dead_skips_possibly_sent_unless_asked(
+        self, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """--all-dead requeues dead letters but not possibly-sent ones; --id takes any dead row."""
+        with transaction(sessions) as session:
+            rows = brand_rows(session, brands)
+            person = add_customer(session, rows["kapas"])
+            failed = notify(session, rows["kapas"], person, episode="a")
+            unsure = notify(session, rows["kapas"], person, episode="b")
+            pending = notify(session, rows["kapas"], person, episode="c")
+            failed.state, failed.attempts, failed.last_error = S.DEAD, 6, "503"
+            unsure.state, unsure.hold_reason = S.DEAD, POSSIBLY_SENT
+        with transaction(sessions) as session:
+            report = replay(session=session, all_dead=True)
+        assert report.requeued == [failed.id] and report.skipped == {unsure.id: POSSIBLY_SENT}
+        with transaction(sessions) as session:
+            report = replay(session=session, ids=[unsure.id, pending.id])
+        assert report.requeued == [unsure.id] and pending.id in report.skipped
+        by_id = {r.id: r for r in _rows(sessions)}
+        assert by_id[failed.id].state is S.PENDING and by_id[failed.id].attempts == 0
+        assert by_id[unsure.id].state is S.PENDING and by_id[unsure.id].hold_reason is None
+
+    def test_replayed_dead_letter_is_sent(
+        self, sessions: SessionFactory, brands: BrandsFile, tmp_path: Path
+    ) -> None:
+        """A dead letter replayed after the cause is fixed goes out."""
+        _setup(sessions, brands, channels=("email",))
+        renderer = FakeRenderer(refuse={"order_confirmed"})
+        make_dispatcher(
+            sessions, brands, file_channels(tmp_path), renderer=renderer
+        ).run_until_idle()
+        renderer.refuse.clear()
+        with transaction(sessions) as session:
+            assert len(replay(session=session, all_dead=True).requeued) == 1
+        dispatcher = make_dispatcher(sessions, brands, file_channels(tmp_path), renderer=renderer)
+        assert dispatcher.run_until_idle().counts == {"sent": 1}
+        with sessions() as session:
+            assert [r.state for r in list_notifications(session=session)] == [S.SENT]
+            assert session.scalar(select(func.count()).select_from(Notification)) == 1
+
+
+def test_file_outbox_writes_whatsapp_json(
+    sessions: SessionFactory, brands: BrandsFile, tmp_path: Path
+) -> None:
+    """Inside the 24-hour window a WhatsApp message is free text, written as JSON."""
+    row_id = _setup(sessions, brands, channels=("whatsapp",), last_inbound_whatsapp_at=utcnow())
+    dispatcher = make_dispatcher(sessions, brands, file_channels(tmp_path))
+    assert dispatcher.run_until_idle().counts == {"sent": 1}
+    document = json.loads((tmp_path / "kapas" / "whatsapp" / f"{row_id:08d}.json").read_text())
+    assert (
+        document["sender"] == "whatsapp:+14155238886"
+        and document["recipient"] == "whatsapp:+919800000001"
+    )
+    assert document["text"].startswith("order_confirmed for Asha")

@@ -1,0 +1,147 @@
+"""Nothing lost, nothing doubled: failing providers and crashes between a send and its commit,
+against the contract mocks (Prism), a misbehaving server and a real SMTP server."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests import prism
+from tests.channels_support import add_customer, make_dispatcher, notify
+from tests.factories import brand_rows
+from tests.flaky_provider import DROP, flaky_provider, slow, status
+from tests.smtp import smtp_server
+from tests.test_outbox_dispatch import CrashAfterSend, SimulatedCrash
+from tidings.channels.base import Channel
+from tidings.channels.outbox import POSSIBLY_SENT
+from tidings.channels.sendgrid import SendGridChannel
+from tidings.channels.smtp import SMTPChannel
+from tidings.channels.twilio import TwilioChannel, twilio_client
+from tidings.config import BrandsFile
+from tidings.store.base import utcnow
+from tidings.store.db import SessionFactory, transaction
+from tidings.store.enums import ChannelKind, NotificationState
+from tidings.store.models import Notification
+
+S = NotificationState
+
+
+def _customers(sessions: SessionFactory, brands: BrandsFile, count: int, channel: str) -> list[int]:
+    """``count`` customers of Kapas, each with their own address, each with one notification."""
+    ids = []
+    with transaction(sessions) as session:
+        rows = brand_rows(session, brands)
+        for i in range(count):
+            person = add_customer(
+                session,
+                rows["kapas"],
+                email=f"c{i}@example.in",
+                phone=f"+9198000{i:05d}",
+                channels=(channel,),
+                last_inbound_whatsapp_at=utcnow(),
+            )
+            ids.append(notify(session, rows["kapas"], person, order_number=f"KAP-{200000 + i}").id)
+    return ids
+
+
+def _rows(sessions: SessionFactory) -> dict[int, Notification]:
+    with sessions() as session:
+        return {r.id: r for r in session.scalars(select(Notification))}
+
+
+class TestFailingProviders:
+    @pytest.mark.parametrize("provider", ["twilio", "sendgrid"])
+    def test_nothing_lost_nothing_doubled(
+        self, sessions: SessionFactory, brands: BrandsFile, provider: str
+    ) -> None:
+        """5xx, 429, timeouts and dropped connections: every message ends sent once, or dead as
+        possibly sent after the provider took it once; none is accepted twice."""
+        channel_name = "whatsapp" if provider == "twilio" else "email"
+        ids = _customers(sessions, brands, 8, channel_name)
+        with flaky_provider() as server:
+            server.then(
+                status(500),
+                status(503),
+                status(429, **{"Retry-After": "0"}),
+                slow(0.8),
+                DROP,
+                status(502),
+                DROP,
+            )
+            channel: Channel
+            if provider == "twilio":
+                http = prism.LoopbackTwilioHttpClient({"*": server.url}, timeout=(1.0, 0.3))
+                client = twilio_client(prism.ACCOUNT_SID, prism.AUTH_TOKEN, http_client=http)
+                channel = TwilioChannel(kind=ChannelKind.WHATSAPP, client=client)
+            else:
+                channel = SendGridChannel(api_key="SG.test", host=server.url, timeout_seconds=0.3)
+            dispatcher = make_dispatcher(sessions, brands, {channel.kind: channel}, concurrency=4)
+            counts = dispatcher.run_until_idle().counts
+            dispatcher.close()
+            accepted = list(server.accepted)
+        rows = _rows(sessions)
+        assert counts == {"sent": 5, "possibly_sent": 3, "retry": 4}
+        key = "To" if provider == "twilio" else "personalizations"
+        per_recipient = Counter(json.dumps(m["body"][key]) for m in accepted)
+        assert max(per_recipient.values()) == 1 and len(accepted) == len(ids)
+        for row_id in ids:
+            row = rows[row_id]
+            assert row.state is S.SENT or (row.state is S.DEAD and row.hold_reason == POSSIBLY_SENT)
+
+
+class TestCrashBetweenSendAndCommit:
+    def _crash(
+        self, sessions: SessionFactory, brands: BrandsFile, channel: Channel
+    ) -> dict[str, int]:
+        crashing = make_dispatcher(
+            sessions, brands, {channel.kind: CrashAfterSend(channel)}, concurrency=1
+        )
+        with pytest.raises(SimulatedCrash):
+            crashing.run_once()
+        later = utcnow() + timedelta(minutes=6)
+        recovering = make_dispatcher(sessions, brands, {channel.kind: channel}, clock=lambda: later)
+        counts = recovering.run_until_idle().counts
+        recovering.close()
+        return counts
+
+    def test_twilio_takes_no_key_so_it_is_reported(
+        self, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """Twilio's Messages API has no idempotency key: one request reached the mock, and the
+        row is dead as possibly sent instead of being sent twice."""
+        [row_id] = _customers(sessions, brands, 1, "whatsapp")
+        http = prism.LoopbackTwilioHttpClient(prism.twilio_routes())
+        client = twilio_client(prism.ACCOUNT_SID, prism.AUTH_TOKEN, http_client=http)
+        channel = TwilioChannel(kind=ChannelKind.WHATSAPP, client=client)
+        assert self._crash(sessions, brands, channel) == {"possibly_sent": 1}
+        assert http.count("/Messages.json") == 1 and http.sent[0][2] == 201
+        row = _rows(sessions)[row_id]
+        assert row.state is S.DEAD and row.hold_reason == POSSIBLY_SENT
+
+    def test_sendgrid_takes_no_key_so_it_is_reported(
+        self, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """SendGrid's Mail Send has no idempotency key either: reported, not resent."""
+        [row_id] = _customers(sessions, brands, 1, "email")
+        with flaky_provider() as server:
+            channel = SendGridChannel(api_key="SG.test", host=server.url)
+            assert self._crash(sessions, brands, channel) == {"possibly_sent": 1}
+            assert len(server.accepted) == 1
+        assert _rows(sessions)[row_id].hold_reason == POSSIBLY_SENT
+
+    def test_smtp_message_id_makes_the_resend_safe(
+        self, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """SMTP repeats the send with the same Message-ID; the receiving side keeps one copy."""
+        [row_id] = _customers(sessions, brands, 1, "email")
+        with smtp_server() as box:
+            channel = SMTPChannel(host=box.host, port=box.port, security="none")
+            assert self._crash(sessions, brands, channel) == {"sent": 1}
+        assert len(box.received) == 2 and len(box.mailbox) == 1
+        assert box.received[0]["Message-ID"] == box.received[1]["Message-ID"]
+        row = _rows(sessions)[row_id]
+        assert row.state is S.SENT and row.provider_message_id == box.received[0]["Message-ID"]

@@ -1,0 +1,387 @@
+"""The dispatcher: lease pending notifications, send them, record how each attempt ended.
+
+For each leased row, in this order:
+1. one transaction decides (policy), renders, stores the rendered message and commits the row
+   as ``sending``, so the database knows a provider call may be under way;
+2. the provider call, outside any transaction, within the provider's rate limit and with at most
+   ``concurrency`` calls in flight;
+3. one transaction records ``sent`` with the provider message id, or schedules a retry with
+   exponential backoff and jitter, or moves the row to ``dead`` with the error.
+A row found ``sending`` with an expired lease belonged to a worker that died between 2 and 3:
+the message may be out. An idempotent channel (SMTP's Message-ID, the file outbox) sends it again
+safely; for any other the row goes ``dead`` as "possibly sent; not resent automatically".
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from prometheus_client import Counter
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+from tidings.channels.base import Channel, OutboundMessage, SendResult
+from tidings.channels.compose import Links, compose, message_from_row
+from tidings.channels.outbox import POSSIBLY_SENT
+from tidings.channels.policy import Drop, Hold, SendPolicy
+from tidings.channels.ratelimit import TokenBucket
+from tidings.channels.render import Renderer, default_renderer
+from tidings.channels.status import apply_waiting
+from tidings.config.brands import Brand, BrandsFile
+from tidings.errors import (
+    ChannelError,
+    ChannelOutcomeUnknownError,
+    ChannelThrottledError,
+    TidingsError,
+)
+from tidings.logs import get_logger
+from tidings.store import lease as leasing
+from tidings.store.base import utcnow
+from tidings.store.db import SessionFactory, transaction
+from tidings.store.enums import ChannelKind, NotificationState
+from tidings.store.models import BrandRow, Customer, Notification
+
+log = get_logger(__name__)
+S = NotificationState
+CONSUMES = (S.PENDING, S.HELD, S.SENDING)
+DEFAULT_RETRY = leasing.RetryPolicy(max_attempts=6, base_seconds=30.0, cap_seconds=3600.0)
+
+OUTCOMES = Counter(
+    "tidings_notifications_total",
+    "Notification attempts by channel and outcome (sent, held, dropped, retry, dead, ...).",
+    ["channel", "outcome"],
+)
+
+
+@dataclass
+class DispatchReport:
+    """Rows one pass handled, by outcome."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, outcome: str) -> None:
+        """Count one row."""
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+    def merge(self, other: DispatchReport) -> None:
+        """Add another pass's counts."""
+        for outcome, n in other.counts.items():
+            self.counts[outcome] = self.counts.get(outcome, 0) + n
+
+    @property
+    def handled(self) -> int:
+        """Rows touched."""
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class _Job:
+    message: OutboundMessage
+    channel: Channel
+
+
+class Dispatcher:
+    """Sends the outbox."""
+
+    def __init__(
+        self,
+        *,
+        session_factory: SessionFactory,
+        brands: BrandsFile,
+        channels: Mapping[ChannelKind, Channel],
+        renderer: Renderer | None = None,
+        policy: SendPolicy | None = None,
+        retry: leasing.RetryPolicy = DEFAULT_RETRY,
+        links: Links | None = None,
+        concurrency: int = 8,
+        lease_for: timedelta = timedelta(minutes=5),
+        owner: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = session_factory
+        self.brands = brands
+        self.channels = dict(channels)
+        self.renderer = renderer or default_renderer()
+        self.policy = policy or SendPolicy()
+        self.retry = retry
+        self.links = links or Links()
+        self.concurrency = concurrency
+        self.lease_for = lease_for
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.clock = clock
+        self.stopping = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="dispatch")
+        self._buckets = {
+            id(ch): TokenBucket(ch.rate_per_second)
+            for ch in self.channels.values()
+            if ch.rate_per_second
+        }
+        self._brand_slugs: dict[int, str] = {}
+
+    # -- loop ------------------------------------------------------------------------------
+
+    def run_once(self) -> DispatchReport:
+        """Lease a batch, commit it as ``sending`` (or held, dropped...), send it with bounded
+        concurrency, and record the sends in one transaction."""
+        report = DispatchReport()
+        with self.sessions() as session:
+            ids = leasing.lease(
+                session=session,
+                model=Notification,
+                states=CONSUMES,
+                owner=self.owner,
+                limit=self.concurrency * 4,
+                lease_for=self.lease_for,
+                now=self.clock(),
+            )
+        if not ids:
+            return report
+        jobs, failures = self._prepare(ids, report)
+        for row_id, exc in failures:
+            report.add(self._failed(row_id, None, exc))
+        futures = {self._pool.submit(self._send, job): job for job in jobs}
+        sent: list[tuple[int, SendResult]] = []
+        for future in as_completed(futures):
+            job, outcome = futures[future], future.result()
+            if isinstance(outcome, SendResult):
+                sent.append((job.message.notification_id, outcome))
+            else:
+                report.add(self._failed(job.message.notification_id, job.channel, outcome))
+        for recorded in self._record_sent(sent):
+            report.add(recorded)
+        return report
+
+    def run_until_idle(self, *, max_passes: int = 100_000) -> DispatchReport:
+        """Passes until one finds nothing due (rows waiting for a retry or quiet hours stay)."""
+        total = DispatchReport()
+        for _ in range(max_passes):
+            report = self.run_once()
+            if report.handled == 0:
+                break
+            total.merge(report)
+        return total
+
+    def run_forever(self, *, idle_sleep: float = 1.0) -> None:
+        """Work until ``stop()``."""
+        log.info("dispatcher started", owner=self.owner, channels=sorted(self.channels))
+        while not self.stopping.is_set():
+            if self.run_once().handled == 0:
+                self.stopping.wait(idle_sleep)
+        log.info("dispatcher stopped", owner=self.owner)
+
+    def stop(self) -> None:
+        """Finish the batch in hand and return from ``run_forever``."""
+        self.stopping.set()
+
+    def close(self) -> None:
+        """Stop the worker threads and close the providers' connections."""
+        self._pool.shutdown(wait=True)
+        for channel in self.channels.values():
+            channel.close()
+
+    # -- one row ---------------------------------------------------------------------------
+
+    def _send(self, job: _Job) -> SendResult | TidingsError:
+        """Step 2, in a worker thread: wait for the provider's rate limit, then call it."""
+        bucket = self._buckets.get(id(job.channel))
+        if bucket is not None:
+            bucket.acquire()
+        try:
+            return job.channel.send(job.message)
+        except ChannelError as exc:
+            return exc
+        except Exception as exc:  # a provider SDK's surprise: we cannot tell whether it went out
+            return ChannelOutcomeUnknownError(f"{type(exc).__name__}: {exc}")
+
+    def _prepare(
+        self, ids: list[int], report: DispatchReport
+    ) -> tuple[list[_Job], list[tuple[int, TidingsError]]]:
+        """Step 1, one transaction for the batch: decide and render each row; commit the ones to
+        send as ``sending``. A row that fails here (a template refused) rolls back alone."""
+        jobs: list[_Job] = []
+        failures: list[tuple[int, TidingsError]] = []
+        with transaction(self.sessions) as session:
+            rows = session.scalars(select(Notification).where(Notification.id.in_(ids))).all()
+            customers = self._customers(session, {r.customer_id for r in rows if r.customer_id})
+            for row in sorted(rows, key=lambda r: r.id):
+                if row.lease_owner != self.owner:
+                    report.add("lost")
+                    continue
+                try:
+                    with session.begin_nested():
+                        if row.state is S.SENDING:
+                            outcome = self._recover(session, row)
+                        else:
+                            outcome = self._decide(
+                                session, row, customers.get(row.customer_id or 0)
+                            )
+                except TidingsError as exc:
+                    failures.append((row.id, exc))
+                    continue
+                except Exception as exc:  # recorded on the row and retried, never lost
+                    failures.append((row.id, ChannelError(f"{type(exc).__name__}: {exc}")))
+                    continue
+                if isinstance(outcome, str):
+                    report.add(outcome)
+                else:
+                    jobs.append(outcome)
+        return jobs, failures
+
+    def _decide(self, session: Session, row: Notification, customer: Customer | None) -> _Job | str:
+        brand = self._brand(session, row.brand_id)
+        now = self.clock()
+        decision = self.policy.decide(
+            session=session,
+            brand=brand,
+            notification=row,
+            customer=customer,
+            available=self.channels.keys(),
+            now=now,
+        )
+        if isinstance(decision, Hold):
+            self._finish(
+                session,
+                row,
+                S.HELD,
+                hold_reason=decision.reason[:200],
+                next_attempt_at=decision.until,
+            )
+            return "held"
+        if isinstance(decision, Drop):
+            self._finish(session, row, S.DROPPED, hold_reason=decision.reason[:200])
+            return "dropped"
+        message = compose(
+            session=session,
+            renderer=self.renderer,
+            links=self.links,
+            brand=brand,
+            row=row,
+            customer=customer,
+            decision=decision,
+        )
+        row.state = S.SENDING
+        row.hold_reason = decision.note[:200] if decision.note else None
+        return _Job(message, self.channels[decision.kind])
+
+    def _recover(self, session: Session, row: Notification) -> _Job | str:
+        """A previous attempt died between the provider call and its commit."""
+        channel = self.channels.get(row.channel)
+        row.attempts += 1
+        crashed = f"attempt {row.attempts} ended between the provider call and its commit"
+        if channel is None or not channel.idempotent:
+            self._finish(session, row, S.DEAD, hold_reason=POSSIBLY_SENT, last_error=crashed)
+            log.warning("possibly sent; not resent", notification_id=row.id, channel=row.channel)
+            return "possibly_sent"
+        if row.attempts >= self.retry.max_attempts:
+            self._finish(session, row, S.DEAD, last_error=f"{crashed}; gave up")
+            return "dead"
+        # Same key, same Message-ID or file name: the receiving side keeps one copy.
+        brand = self._brand(session, row.brand_id)
+        return _Job(message_from_row(row, brand, links=self.links), channel)
+
+    def _record_sent(self, sent: list[tuple[int, SendResult]]) -> list[str]:
+        """Step 3 for the sends that worked, one transaction: record each as ``sent``, even if
+        our lease lapsed meanwhile (it did go out), and apply reports that came early."""
+        if not sent:
+            return []
+        outcomes = []
+        with transaction(self.sessions) as session:
+            results = dict(sent)
+            rows = session.scalars(select(Notification).where(Notification.id.in_(results))).all()
+            recorded = []
+            for row in rows:
+                possibly = row.state is S.DEAD and row.hold_reason == POSSIBLY_SENT
+                if row.state is not S.SENDING and not possibly:
+                    outcomes.append("lost")  # another worker resent it and recorded that already
+                    continue
+                row.state = S.SENT
+                row.provider_message_id = results[row.id].provider_message_id
+                row.sent_at = self.clock()
+                row.lease_owner = row.lease_expires_at = row.last_error = None
+                if possibly:
+                    row.hold_reason = None
+                recorded.append(row)
+                outcomes.append("sent")
+                OUTCOMES.labels(channel=row.channel.value, outcome="sent").inc()
+            apply_waiting(session=session, notifications=recorded)
+        return outcomes
+
+    def _failed(self, row_id: int, channel: Channel | None, exc: TidingsError) -> str:
+        """Transaction 3: retry later, or dead-letter with the error."""
+        error = f"{type(exc).__name__}: {exc}"
+        with transaction(self.sessions) as session:
+            if (
+                isinstance(exc, ChannelOutcomeUnknownError)
+                and channel is not None
+                and not channel.idempotent
+            ):
+                row = session.get(Notification, row_id, populate_existing=True)
+                if row is None or row.lease_owner != self.owner:
+                    return "lost"
+                self._finish(
+                    session, row, S.DEAD, hold_reason=POSSIBLY_SENT, last_error=error[:4000]
+                )
+                return "possibly_sent"
+            owned = session.execute(
+                update(Notification)
+                .where(Notification.id == row_id, Notification.lease_owner == self.owner)
+                .values(state=S.PENDING)
+                .execution_options(synchronize_session=False)
+            )
+            if owned.rowcount == 0:  # type: ignore[attr-defined]  # CursorResult for UPDATE
+                return "lost"
+            policy = self.retry if exc.transient else leasing.RetryPolicy(max_attempts=1)
+            now = self.clock()
+            dead = leasing.fail(
+                session=session,
+                model=Notification,
+                row_id=row_id,
+                owner=self.owner,
+                error=error,
+                dead_state=S.DEAD,
+                policy=policy,
+                now=now,
+            )
+            if not dead and isinstance(exc, ChannelThrottledError) and exc.retry_after:
+                self._not_before(session, row_id, now + timedelta(seconds=exc.retry_after))
+        outcome = "dead" if dead else "retry"
+        log.warning("send failed", notification_id=row_id, error=error, outcome=outcome)
+        return outcome
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _finish(
+        self, session: Session, row: Notification, state: NotificationState, **values: object
+    ) -> None:
+        row.state = state
+        row.lease_owner = row.lease_expires_at = None
+        for name, value in values.items():
+            setattr(row, name, value)
+        OUTCOMES.labels(channel=row.channel.value, outcome=state.value).inc()
+
+    def _not_before(self, session: Session, row_id: int, at: datetime) -> None:
+        row = session.get(Notification, row_id, populate_existing=True)
+        if row is not None and (row.next_attempt_at is None or row.next_attempt_at < at):
+            row.next_attempt_at = at
+
+    def _brand(self, session: Session, brand_id: int) -> Brand:
+        slug = self._brand_slugs.get(brand_id)
+        if slug is None:
+            slug = session.scalar(select(BrandRow.slug).where(BrandRow.id == brand_id)) or "?"
+            self._brand_slugs[brand_id] = slug
+        return self.brands.get(slug)
+
+    def _customers(self, session: Session, ids: set[int]) -> dict[int, Customer]:
+        if not ids:
+            return {}
+        found = session.scalars(
+            select(Customer).where(Customer.id.in_(ids)).options(selectinload(Customer.consents))
+        )
+        return {c.id: c for c in found}

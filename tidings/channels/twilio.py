@@ -1,0 +1,126 @@
+"""Twilio WhatsApp and SMS through the official ``twilio`` SDK.
+
+A WhatsApp message is free text inside the customer's 24-hour window, or an approved template
+(``ContentSid`` + ``ContentVariables``) outside it; the dispatcher decides which. Twilio's Messages
+API takes no idempotency key (its OpenAPI contract has none for ``POST .../Messages.json``), so
+this channel is not idempotent: a send interrupted by a crash is reported, never repeated.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from tidings.channels.base import OutboundMessage, SendResult
+from tidings.channels.classify import from_requests, from_status
+from tidings.errors import ChannelRejectedError, ConfigError
+from tidings.store.enums import ChannelKind
+
+PROVIDER = "twilio"
+# Requests go to these hosts; a routing client can point each at another base URL.
+TWILIO_HOSTS = ("api.twilio.com", "content.twilio.com")
+
+
+class RoutedTwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]  # the SDK is untyped
+    """A ``TwilioHttpClient`` that sends ``*.twilio.com`` requests to other base URLs.
+
+    ``routes`` maps a Twilio host to a base URL (``{"api.twilio.com": "http://127.0.0.1:4010"}``);
+    the key ``"*"`` catches every other Twilio host. Used for test servers and regional proxies.
+    """
+
+    def __init__(
+        self, routes: dict[str, str], *, timeout: float | tuple[float, float] = (5.0, 15.0)
+    ) -> None:
+        super().__init__()
+        # (connect, read): requests tells a refused connection from a slow answer this way; the
+        # SDK's constructor only accepts one number, its request() passes any value through.
+        self.timeout = timeout
+        self.routes = routes
+        # The SDK mounts a sized pool for https only; mock servers speak plain http.
+        self.session.mount("http://", HTTPAdapter(pool_maxsize=32))
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        """Rewrite the URL's scheme and host, then send as the SDK would."""
+        return super().request(method, self.route(url), *args, **kwargs)
+
+    def route(self, url: str) -> str:
+        """The URL this client really calls for a Twilio URL."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if not host.endswith("twilio.com"):
+            return url
+        base = self.routes.get(host) or self.routes.get("*")
+        if base is None:
+            return url
+        target = urlsplit(base)
+        path = target.path.rstrip("/") + parts.path
+        return urlunsplit((target.scheme, target.netloc, path, parts.query, parts.fragment))
+
+
+def twilio_client(
+    account_sid: str, auth_token: str, *, http_client: TwilioHttpClient | None = None
+) -> Client:
+    """A Twilio REST client; ``http_client`` routes or instruments its requests."""
+    if not account_sid or not auth_token:
+        raise ConfigError("Twilio needs TIDINGS_TWILIO__ACCOUNT_SID and TIDINGS_TWILIO__AUTH_TOKEN")
+    if http_client is None:
+        http_client = TwilioHttpClient()
+        http_client.timeout = (5.0, 15.0)  # (connect, read), see RoutedTwilioHttpClient
+    return Client(account_sid, auth_token, http_client=http_client)
+
+
+class TwilioChannel:
+    """WhatsApp or SMS through Twilio's Messages API."""
+
+    name = PROVIDER
+    idempotent = False
+    kind: ChannelKind
+    rate_per_second: float | None
+
+    def __init__(
+        self, *, kind: ChannelKind, client: Client, rate_per_second: float | None = None
+    ) -> None:
+        if kind not in (ChannelKind.WHATSAPP, ChannelKind.SMS):
+            raise ConfigError(f"Twilio sends WhatsApp and SMS, not {kind.value}")
+        self.kind = kind
+        self.client = client
+        # Twilio's defaults: about 80 messages/s for a WhatsApp sender; SMS depends on the number.
+        default = 80.0 if kind is ChannelKind.WHATSAPP else 10.0
+        self.rate_per_second = rate_per_second if rate_per_second is not None else default
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        """Create a Message resource; its SID is the provider message id."""
+        params = self._params(message)
+        try:
+            created = self.client.messages.create(**params)
+        except TwilioRestException as exc:
+            raise from_status(PROVIDER, int(exc.status), f"{exc.code}: {exc.msg}") from exc
+        except requests.RequestException as exc:
+            raise from_requests(PROVIDER, exc) from exc
+        return SendResult(provider=PROVIDER, provider_message_id=str(created.sid))
+
+    def _params(self, message: OutboundMessage) -> dict[str, Any]:
+        params: dict[str, Any] = {"to": message.recipient, "from_": message.sender}
+        if message.content_sid:
+            if self.kind is not ChannelKind.WHATSAPP:
+                raise ChannelRejectedError("content templates are for WhatsApp only")
+            params["content_sid"] = message.content_sid
+            params["content_variables"] = json.dumps(message.content_variables)
+        else:
+            params["body"] = message.text
+        if message.status_callback:
+            params["status_callback"] = message.status_callback
+        return params
+
+    def close(self) -> None:
+        """Close the HTTP session's pooled connections."""
+        session = getattr(self.client.http_client, "session", None)
+        if session is not None:
+            session.close()

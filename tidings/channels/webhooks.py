@@ -1,0 +1,262 @@
+"""Provider webhooks and the unsubscribe link, as one FastAPI router.
+
+- ``POST /webhooks/twilio/status``: Twilio message status callbacks (``X-Twilio-Signature``).
+- ``POST /webhooks/twilio/inbound``: customers' WhatsApp/SMS messages: STOP and START change
+  consent; a WhatsApp message opens the 24-hour window (``X-Twilio-Signature``).
+- ``POST /webhooks/sendgrid/events``: SendGrid's event webhook (ECDSA signature).
+- ``GET /unsubscribe/{token}`` asks, ``POST`` does it (also RFC 8058 one-click): a GET alone
+  never unsubscribes, because mail scanners open links.
+A request whose signature does not verify gets 403 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sendgrid.helpers.eventwebhook import EventWebhook
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
+
+from tidings.channels import status as statuses
+from tidings.channels.consent import keyword_consent, read_unsubscribe_token, set_consent
+from tidings.channels.sendgrid import NOTIFICATION_ARG
+from tidings.config import BrandsFile, Settings, load_brands
+from tidings.errors import ChannelRejectedError
+from tidings.store.base import utcnow
+from tidings.store.db import SessionFactory, transaction
+from tidings.store.enums import ChannelKind
+from tidings.store.models import BrandRow, Customer, Notification
+
+SENDGRID_SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
+SENDGRID_TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
+_SENDGRID_OPT_OUTS = {"unsubscribe", "group_unsubscribe", "spamreport"}
+
+
+def webhooks_router(settings: Settings) -> APIRouter:
+    """The router, bound to these settings' secrets."""
+    router = APIRouter(tags=["webhooks"])
+    brands = functools.cache(lambda: load_brands(settings.brands_file))  # read on first use
+
+    @router.post("/webhooks/twilio/status")
+    async def twilio_status(request: Request) -> JSONResponse:
+        """A message's new status: sent, delivered, read, failed, undelivered."""
+        form = await _verified_twilio_form(request, settings)
+        report = statuses.StatusReport(
+            provider="twilio",
+            provider_message_id=form.get("MessageSid", ""),
+            status=form.get("MessageStatus", ""),
+            event_key=f"twilio:{form.get('MessageSid')}:{form.get('MessageStatus')}",
+            state=statuses.TWILIO_STATUSES.get(form.get("MessageStatus", "")),
+            notification_hint=_int(request.query_params.get("notification")),
+            error=_twilio_error(form),
+            occurred_at=utcnow(),
+            payload=form,
+        )
+        with transaction(_sessions(request)) as session:
+            outcome = statuses.record(session=session, report=report)
+        return JSONResponse({"outcome": outcome})
+
+    @router.post("/webhooks/twilio/inbound")
+    async def twilio_inbound(request: Request) -> Response:
+        """A customer's message: STOP/START and the WhatsApp window; answers with empty TwiML."""
+        form = await _verified_twilio_form(request, settings)
+        with transaction(_sessions(request)) as session:
+            _inbound(session, brands(), form)
+        return Response('<?xml version="1.0" encoding="UTF-8"?><Response/>', media_type="text/xml")
+
+    @router.post("/webhooks/sendgrid/events")
+    async def sendgrid_events(request: Request) -> JSONResponse:
+        """A batch of email events: processed, delivered, open, bounce, dropped, unsubscribe..."""
+        events = await _verified_sendgrid_events(request, settings)
+        outcomes: dict[str, int] = {}
+        with transaction(_sessions(request)) as session:
+            for event in events:
+                outcome = _sendgrid_event(session, event)
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        return JSONResponse({"outcomes": outcomes})
+
+    @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+    def unsubscribe_page(token: str) -> HTMLResponse:
+        """Ask before unsubscribing: link scanners follow GETs."""
+        _read_token(settings, token)
+        action = html.escape(f"/unsubscribe/{token}")
+        return HTMLResponse(
+            "<!doctype html><title>Unsubscribe</title><p>Stop these emails?</p>"
+            f'<form method="post" action="{action}"><button>Unsubscribe</button></form>'
+        )
+
+    @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+    def unsubscribe(token: str, request: Request) -> HTMLResponse:
+        """Opt the customer out of the channel the link was sent on."""
+        customer_id, kind = _read_token(settings, token)
+        with transaction(_sessions(request)) as session:
+            if session.get(Customer, customer_id) is None:
+                raise HTTPException(404, "no such customer")
+            set_consent(
+                session=session,
+                customer_id=customer_id,
+                channel=kind,
+                opted_in=False,
+                source="unsubscribe link",
+            )
+        return HTMLResponse(
+            "<!doctype html><title>Unsubscribed</title><p>You are unsubscribed.</p>"
+        )
+
+    return router
+
+
+def _sessions(request: Request) -> SessionFactory:
+    """The app's writing session factory (webhooks change notification and consent rows)."""
+    factory: SessionFactory = request.app.state.sessions
+    return factory
+
+
+# -- Twilio ----------------------------------------------------------------------------------
+
+
+async def _verified_twilio_form(request: Request, settings: Settings) -> dict[str, str]:
+    token = settings.twilio.auth_token
+    if token is None:
+        raise HTTPException(403, "Twilio is not configured: set TIDINGS_TWILIO__AUTH_TOKEN")
+    # Twilio posts application/x-www-form-urlencoded; blank values count for the signature.
+    body = (await request.body()).decode("utf-8", "replace")
+    form = dict(parse_qsl(body, keep_blank_values=True))
+    signature = request.headers.get("X-Twilio-Signature", "")
+    validator = RequestValidator(token.get_secret_value())
+    if not any(validator.validate(url, form, signature) for url in _public_urls(request, settings)):
+        raise HTTPException(403, "invalid X-Twilio-Signature")
+    return form
+
+
+def _public_urls(request: Request, settings: Settings) -> Iterator[str]:
+    """The URL Twilio signed: as we received it, or (behind a proxy) the configured one."""
+    yield str(request.url)
+    configured = settings.twilio.status_callback_url
+    if configured and request.url.path.endswith("/status"):
+        query = request.url.query
+        yield f"{configured}{('&' if '?' in configured else '?') + query if query else ''}"
+
+
+def _twilio_error(form: dict[str, str]) -> str | None:
+    code, message = form.get("ErrorCode"), form.get("ErrorMessage")
+    return " ".join(part for part in (code, message) if part) or None
+
+
+def _inbound(session: Session, brands: BrandsFile, form: dict[str, str]) -> None:
+    sender, to = form.get("From", ""), form.get("To", "")
+    kind = ChannelKind.WHATSAPP if sender.startswith("whatsapp:") else ChannelKind.SMS
+    phone = sender.removeprefix("whatsapp:")
+    brand_slugs = [b.slug for b in brands.brands if to in (b.senders.whatsapp, b.senders.sms)]
+    customers = session.scalars(
+        select(Customer)
+        .join(BrandRow, BrandRow.id == Customer.brand_id)
+        .where(Customer.phone == phone, BrandRow.slug.in_(brand_slugs))
+    ).all()
+    consent = keyword_consent(form.get("Body", ""))
+    for customer in customers:
+        if kind is ChannelKind.WHATSAPP:
+            customer.last_inbound_whatsapp_at = utcnow()
+        if consent is not None:
+            source = f"{kind.value} reply {form.get('Body', '').strip()[:20]}"
+            set_consent(
+                session=session,
+                customer_id=customer.id,
+                channel=kind,
+                opted_in=consent,
+                source=source,
+            )
+
+
+# -- SendGrid --------------------------------------------------------------------------------
+
+
+async def _verified_sendgrid_events(request: Request, settings: Settings) -> list[dict[str, Any]]:
+    key = settings.sendgrid.webhook_public_key
+    if not key:
+        raise HTTPException(
+            403, "SendGrid events are not configured: set TIDINGS_SENDGRID__WEBHOOK_PUBLIC_KEY"
+        )
+    body = (await request.body()).decode("utf-8", "replace")
+    signature = request.headers.get(SENDGRID_SIGNATURE, "")
+    timestamp = request.headers.get(SENDGRID_TIMESTAMP, "")
+    try:
+        valid = bool(signature and timestamp) and EventWebhook(key).verify_signature(
+            body, signature, timestamp
+        )
+    except (ValueError, TypeError):  # a malformed signature or key
+        valid = False
+    if not valid:
+        raise HTTPException(403, "invalid SendGrid event webhook signature")
+    try:
+        events = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise HTTPException(400, "the event webhook body is not JSON") from exc
+    if not isinstance(events, list):
+        raise HTTPException(400, "the event webhook body must be a JSON array")
+    return [e for e in events if isinstance(e, dict)]
+
+
+def _sendgrid_event(session: Session, event: dict[str, Any]) -> str:
+    name = str(event.get("event", ""))
+    message_id = str(event.get("sg_message_id", "")).split(".")[0]
+    hint = _int(event.get(NOTIFICATION_ARG))
+    if name in _SENDGRID_OPT_OUTS:
+        _email_opt_out(session, hint, name)
+    report = statuses.StatusReport(
+        provider="sendgrid",
+        provider_message_id=message_id,
+        status=name,
+        event_key=f"sendgrid:{event.get('sg_event_id') or (message_id + ':' + name)}",
+        state=statuses.SENDGRID_STATUSES.get(name),
+        notification_hint=hint,
+        error=str(event.get("reason") or event.get("response") or "") or None,
+        occurred_at=_from_unix(event.get("timestamp")),
+        payload=event,
+    )
+    return statuses.record(session=session, report=report)
+
+
+def _email_opt_out(session: Session, notification_id: int | None, source: str) -> None:
+    row = session.get(Notification, notification_id) if notification_id is not None else None
+    if row is not None and row.customer_id is not None:
+        set_consent(
+            session=session,
+            customer_id=row.customer_id,
+            channel=ChannelKind.EMAIL,
+            opted_in=False,
+            source=f"sendgrid {source}",
+        )
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _read_token(settings: Settings, token: str) -> tuple[int, ChannelKind]:
+    try:
+        return read_unsubscribe_token(settings.web.secret_key.get_secret_value(), token)
+    except ChannelRejectedError as exc:
+        raise HTTPException(404, str(exc)) from exc
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _from_unix(value: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
