@@ -14,7 +14,7 @@ import pytest
 
 from tidings.classifiers.local import LocalClassifier
 from tidings.classifiers.taxonomy import load_taxonomy
-from tidings.classifiers.train import keeps_public_row
+from tidings.classifiers.sampling import keeps_public_row
 from tidings.evals.dataset import load_dataset
 from tidings.evals.metrics import summarise
 from tidings.evals.runner import run

@@ -7,7 +7,6 @@ they are chosen on data the fitted fold never saw and never on the dev split.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from tidings.classifiers.local import LocalModel
+from tidings.classifiers.sampling import keeps_public_row
 from tidings.classifiers.text import model_text
 from tidings.classifiers.thresholds import Prediction, choose_thresholds, coverage_at
 from tidings.evals.dataset import LabelledEmail
@@ -39,12 +39,6 @@ class TrainingConfig(BaseModel):
     target_precision: float = Field(default=0.98, gt=0, le=1)
     folds: int = Field(default=5, ge=2)
     seed: int = 13
-
-
-def keeps_public_row(record: LabelledEmail, fraction: float) -> bool:
-    # Stable per record, so the same data gives the same training set.
-    bucket = int(hashlib.sha256(record.id.encode()).hexdigest(), 16) % 1000
-    return bucket < fraction * 1000
 
 
 def _tfidf(

@@ -80,7 +80,7 @@ def demo(
     brands = load_brands(settings.brands_file)
     print_seed_report(run_seed(sessions, brands, orders=orders, seed=42))
     imported = import_samples(sessions, brands, SAMPLE_EMAILS)
-    steps = default_steps(brands, classifier_for(settings))
+    steps = default_steps(brands, classifier_for(settings), settings.inbox)
     processed = Worker(session_factory=sessions, steps=steps).run_until_idle()
     table = Table(title="sample emails", show_header=False)
     table.add_row("imported", str(imported.imported))

@@ -12,12 +12,11 @@ from rich.table import Table
 
 from tidings.classifiers.base import Classifier, create
 from tidings.classifiers.local import BUNDLED_MODEL, load_model
+from tidings.classifiers.sampling import keeps_public_row
 from tidings.classifiers.taxonomy import load_taxonomy
-from tidings.classifiers.train import keeps_public_row
 from tidings.classifiers.types import EmailInput
 from tidings.cli.common import console, errors_as_exit, fail, load_settings, progress_bar
 from tidings.evals.dataset import LabelledEmail, load_many
-from tidings.evals.metrics import summarise
 from tidings.evals.report import compare, write_html, write_json
 from tidings.evals.runner import run
 
@@ -101,6 +100,8 @@ def eval_command(
     with progress_bar() as progress:
         task = progress.add_task(f"eval {classifier}", total=len(records))
         outcomes = run(built, records, progress=lambda n: progress.advance(task, n))
+    from tidings.evals.metrics import summarise  # scikit-learn: loaded only when evaluating
+
     report = summarise(outcomes, labels=load_taxonomy().names)
     report["classifier"] = getattr(built, "tag", classifier)
     report["datasets"] = [str(p) for p in dataset]

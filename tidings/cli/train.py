@@ -8,8 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from tidings.classifiers.local import BUNDLED_MODEL, save_model
-from tidings.classifiers.train import TrainingConfig, train
+from tidings.classifiers.local import BUNDLED_MODEL
 from tidings.cli.common import console, errors_as_exit
 from tidings.evals.dataset import load_many
 
@@ -28,13 +27,15 @@ def train_command(
     data: list[Path] = typer.Option(..., "--data", help=".jsonl files or folders; repeatable"),
     output: Path = typer.Option(BUNDLED_MODEL, help="where the model goes"),
     version: str = typer.Option(..., help="model version, e.g. 2026.11.1"),
-    c: float = typer.Option(TrainingConfig().c, help="inverse regularisation strength"),
-    own_weight: float = typer.Option(TrainingConfig().own_weight, help="weight of own emails"),
-    public_fraction: float = typer.Option(
-        TrainingConfig().public_fraction, help="public rows kept"
-    ),
+    c: float = typer.Option(50.0, help="inverse regularisation strength"),
+    own_weight: float = typer.Option(3.0, help="weight of our own emails against public ones"),
+    public_fraction: float = typer.Option(0.3, help="share of public rows kept"),
 ) -> None:
     """Fit the model, choose per-category thresholds, and write it with its metadata."""
+    # Imported here: scikit-learn takes seconds to import, and every other command would pay it.
+    from tidings.classifiers.local import save_model
+    from tidings.classifiers.train import TrainingConfig, train
+
     config = TrainingConfig(c=c, own_weight=own_weight, public_fraction=public_fraction)
     with errors_as_exit():
         records = load_many(data)

@@ -20,7 +20,7 @@ def worker(
     """Lease rows and run pipeline steps; SIGTERM or Ctrl+C stops after the row in hand."""
     settings = load_settings()
     sessions = open_database(settings).sessions
-    steps = default_steps(load_brands_for(settings), classifier_for(settings))
+    steps = default_steps(load_brands_for(settings), classifier_for(settings), settings.inbox)
     runner = Worker(session_factory=sessions, steps=steps)
     if once:
         report = runner.run_until_idle()

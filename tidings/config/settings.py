@@ -89,14 +89,21 @@ class InboxSettings(BaseModel):
     )
     tracking_patterns: list[str] = Field(
         default_factory=lambda: [
-            # After a word that names a tracking number, in en/hi/id/ms; group 1 is the number.
-            r"(?i:\b(?:awb|waybill|way\s?bill|tracking|track|resi|consignment|cn|parcel|"
-            r"shipment|kiriman|paket|bungkusan|penjejakan|pengesanan|docket|ट्रैकिंग|एडब्ल्यूबी)"
-            r"(?:\s*(?:no|nr|number|nomor|nombor|id|code|kode|#|नंबर|संख्या)\b\.?)?)"
+            # After a word or carrier name that introduces a tracking number; group 1 is the
+            # number. ASCII mode ((?a)) keeps this, the costliest pattern, fast.
+            r"(?a)(?i:(?=[abcdegijklnprstuwx])\b(?:awb|waybill|way\s?bill|tracking|track|resi"
+            r"|consignment|cn|lr|stt|docket|parcel|shipment|kiriman|paket|bungkusan|penjejakan"
+            r"|pengesanan|delhivery|blue\s?dart|xpressbees|ecom\s?express|dtdc|shadowfax|ekart"
+            r"|india\s?post|sicepat|jne|j&t(?:\s?express)?|anteraja|ninja\s?(?:van|xpress)"
+            r"|pos\s?laju|gdex|city-?link|dhl|fedex|ups|aramex)"
+            r"(?:\s*(?:no|nr|number|nomor|nombor|id|code|kode|#)\b\.?)?)"
             r"\s*[:#.\-]?\s*([A-Z]{0,5}\d[A-Z0-9]{7,24})\b",
-            r"\b1Z[0-9A-Z]{16}\b",  # UPS
-            r"\b[A-Z]{2}\d{9}[A-Z]{2}\b",  # UPU S10: postal services
-            r"\b(?:NV[A-Z]{2}|JP|JX|JD|SPX[A-Z]{0,3}|TKP|LP|MY)\d{9,14}\b",  # J&T, Ninja Van, ...
+            r"(?:ट्रैकिंग|एडब्ल्यूबी|ट्रैक)\s*(?:नंबर|संख्या|नं\.?|no\.?|#)?\s*[:#.\-]?\s*"
+            r"([A-Z]{0,5}\d[A-Z0-9]{7,24})\b",
+            # Formats that need no keyword, in one pass: UPS, UPU S10 (postal services),
+            # Ninja Van, J&T, Shadowfax.
+            r"\b(?:1Z[0-9A-Z]{16}|[A-Z]{2}\d{9}[A-Z]{2}|NV[A-Z]{2}[A-Z0-9]{0,6}\d{8,14}"
+            r"|(?:JT|JP|JX|JD)\d{10,14}|SF\d{9}[A-Z]{3})\b",
         ]
     )
 

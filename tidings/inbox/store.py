@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tidings.inbox.headers import RawHeaders, decode_value
 from tidings.store.enums import EmailState
 from tidings.store.models import InboundEmail
 
@@ -57,10 +58,12 @@ def content_hash(raw: bytes) -> str:
 
 def header_fields(raw: bytes) -> tuple[str | None, str | None, str | None]:
     """(Message-ID without brackets, From, Subject) read leniently; any may be None."""
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw[: 256 * 1024])
-    message_id = str(headers.get("Message-ID") or "").strip().strip("<>").strip() or None
-    sender = str(headers.get("From") or "")[:320] or None
-    subject = str(headers.get("Subject") or "") or None
+    headers = RawHeaders(BytesHeaderParser(policy=compat32).parsebytes(raw[: 256 * 1024]))
+    ids = headers.raw("message-id")
+    # Decoded like every other header, so a NUL or stray 8-bit byte cannot break the insert.
+    message_id = decode_value(ids[0]).strip().strip("<>").strip() or None if ids else None
+    sender = headers.get("from")[:320] or None
+    subject = headers.get("subject") or None
     return message_id, sender, subject
 
 
@@ -86,9 +89,11 @@ def store_raw_email(
     brand_id: int | None = None,
     imap_uid: int | None = None,
     uidvalidity: int | None = None,
+    problem: str | None = None,
 ) -> StoreResult:
     """Insert the email unless this mailbox already has it; the caller commits. Empty or oversized
-    mail is stored too, as quarantined, so nothing is lost."""
+    mail is stored too, as quarantined, so nothing is lost; so is mail the caller flags with a
+    ``problem`` (e.g. only its header could be fetched)."""
     digest = content_hash(raw)
     message_id, sender, subject = header_fields(raw)
     key = _key_for(message_id, digest)
@@ -98,7 +103,7 @@ def store_raw_email(
         found = _existing(session, mailbox, key)
     if found is not None:
         return StoreResult("duplicate", found.id)
-    problem = _quarantine_reason(raw)
+    problem = problem or _quarantine_reason(raw)
     row = InboundEmail(
         mailbox=mailbox,
         brand_id=brand_id,

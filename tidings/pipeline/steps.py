@@ -97,12 +97,14 @@ def parse_step(brands: BrandsFile, inbox: InboxSettings | None = None) -> Step:
     )
 
 
-def default_steps(brands: BrandsFile, classifier: Classifier | None = None) -> list[Step]:
+def default_steps(
+    brands: BrandsFile, classifier: Classifier | None = None, inbox: InboxSettings | None = None
+) -> list[Step]:
     """The steps that exist so far, in pipeline order; without a classifier, parsing only."""
     # Imported here: the classify step's module builds on ``Step`` from this one.
     from tidings.pipeline.classify import classify_step
 
-    steps = [parse_step(brands)]
+    steps = [parse_step(brands, inbox)]
     if classifier is not None:
         steps.append(classify_step(brands, classifier))
     return steps

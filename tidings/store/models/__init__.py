@@ -5,6 +5,7 @@ from tidings.store.models.cases import Action, Case, HumanLabel
 from tidings.store.models.channels import DeliveryEvent, WhatsAppApproval, WhatsAppTemplate
 from tidings.store.models.customers import BrandRow, Customer, CustomerConsent
 from tidings.store.models.emails import InboundEmail
+from tidings.store.models.mailboxes import MailboxSyncState
 from tidings.store.models.notifications import Notification
 from tidings.store.models.orders import Order, OrderLine, Shipment, TrackingEvent
 from tidings.store.models.templates import Template, TemplateVersion
@@ -19,6 +20,7 @@ __all__ = [
     "DeliveryEvent",
     "HumanLabel",
     "InboundEmail",
+    "MailboxSyncState",
     "Notification",
     "Order",
     "OrderLine",
