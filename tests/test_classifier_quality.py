@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tidings.classifiers.local import LocalClassifier
-from tidings.classifiers.taxonomy import load_taxonomy
 from tidings.classifiers.sampling import keeps_public_row
+from tidings.classifiers.taxonomy import load_taxonomy
 from tidings.evals.dataset import load_dataset
 from tidings.evals.metrics import summarise
 from tidings.evals.runner import run

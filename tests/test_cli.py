@@ -40,7 +40,9 @@ class TestDemo:
         """One command builds a fresh demo database and runs every sample through the pipeline."""
         result = tidings("demo", "--no-serve", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-        assert "through step 'parse'" in result.stdout and "through step 'classify'" in result.stdout
+        assert (
+            "through step 'parse'" in result.stdout and "through step 'classify'" in result.stdout
+        )
         assert (tmp_path / "tidings-demo.db").is_file()
         from tidings.store.db import make_engine, make_session_factory
 

@@ -9,6 +9,7 @@ from tidings.cli.demo import demo
 from tidings.cli.eval import eval_command
 from tidings.cli.seed import seed
 from tidings.cli.serve import serve
+from tidings.cli.templates import app as templates_app
 from tidings.cli.train import train_command
 from tidings.cli.worker import worker
 
@@ -26,6 +27,7 @@ app.command("train")(train_command)
 app.command("eval")(eval_command)
 app.add_typer(db.app, name="db")
 app.add_typer(inbox.app, name="inbox")
+app.add_typer(templates_app, name="templates")
 app.add_typer(outbox.app, name="outbox")
 
 

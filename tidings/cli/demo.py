@@ -24,6 +24,7 @@ from tidings.pipeline.worker import Worker
 from tidings.store.brands import sync_brands
 from tidings.store.db import SessionFactory, transaction
 from tidings.store.migrate import upgrade_url
+from tidings.templates.bundled import load_bundled
 from tidings.web.app import create_app
 
 SAMPLE_EMAILS = Path(__file__).resolve().parent.parent / "demo" / "emails"
@@ -79,6 +80,8 @@ def demo(
     sessions = database.sessions
     brands = load_brands(settings.brands_file)
     print_seed_report(run_seed(sessions, brands, orders=orders, seed=42))
+    with transaction(sessions) as session:
+        templates = load_bundled(session=session, brands=brands)
     imported = import_samples(sessions, brands, SAMPLE_EMAILS)
     steps = default_steps(brands, classifier_for(settings), settings.inbox)
     processed = Worker(session_factory=sessions, steps=steps).run_until_idle()
@@ -89,6 +92,7 @@ def demo(
     for step, count in processed.by_step.items():
         table.add_row(f"through step '{step}'", str(count))
     table.add_row("dead-lettered", str(processed.dead))
+    table.add_row("message templates loaded", str(templates.added))
     console.print(table)
     console.print(f"ready in {time.monotonic() - started:.1f} s")
     if serve:

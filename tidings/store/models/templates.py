@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tidings.store.base import Base, BigIntId, IdMixin, TimestampMixin, utcnow
@@ -58,3 +58,14 @@ class TemplateVersion(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     template: Mapped[Template] = relationship(back_populates="versions")
+
+
+# At most one published version per slot, enforced by the database so two concurrent publishes
+# cannot both win (migration 0003_templates). Partial indexes work on SQLite and PostgreSQL.
+Index(
+    "uq_template_versions_published",
+    TemplateVersion.template_id,
+    unique=True,
+    sqlite_where=text("status = 'published'"),
+    postgresql_where=text("status = 'published'"),
+)

@@ -1,7 +1,7 @@
 """channels: WhatsApp template registry and delivery events
 
 Revision ID: 0004_channels
-Revises: 0001
+Revises: 0003_templates
 Create Date: 2026-11-23 21:12:56.494080
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0004_channels'
-down_revision: str | None = '0001'
+down_revision: str | None = "0003_templates"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
