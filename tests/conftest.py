@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -77,25 +78,31 @@ def backend(pytestconfig: pytest.Config) -> str:
     return str(pytestconfig.getoption("--db"))
 
 
+@contextmanager
+def scratch_postgres(prefix: str) -> Iterator[str]:
+    """An empty PostgreSQL database on the test server, dropped afterwards; yields its URL."""
+    server = make_url(normalize_url(os.environ.get("TIDINGS_TEST_POSTGRES_URL", DEFAULT_PG)))
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def _pg_database(backend: str) -> Iterator[str | None]:
     """A migrated throwaway PostgreSQL database for the whole run."""
     if backend != "postgresql":
         yield None
         return
-    server = make_url(normalize_url(os.environ.get("TIDINGS_TEST_POSTGRES_URL", DEFAULT_PG)))
-    name = f"tidings_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    try:
+    with scratch_postgres("tidings_test") as url:
+        upgrade(url)
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,13 +9,12 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect
 
-from tests.conftest import DEFAULT_PG
+from tests.conftest import scratch_postgres
 from tidings.errors import StorageError
 from tidings.store.base import Base
-from tidings.store.db import make_engine, normalize_url
+from tidings.store.db import make_engine
 from tidings.store.migrate import (
     current_revision,
     downgrade,
@@ -33,15 +30,8 @@ def empty_url(backend: str, tmp_path: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    server = make_url(normalize_url(os.environ.get("TIDINGS_TEST_POSTGRES_URL", DEFAULT_PG)))
-    name = f"tidings_mig_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres("tidings_mig") as url:
+        yield url
 
 
 class TestMigrations:
