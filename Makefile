@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The PostgreSQL server the second test pass creates its throwaway databases on.
 export TIDINGS_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: demo test lint test-sqlite test-postgres install clean model evals
+.PHONY: demo test lint test-sqlite test-postgres test-slow install clean model evals
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test-postgres: $(STAMP)
 	else \
 		echo "WARNING: no PostgreSQL at $$TIDINGS_TEST_POSTGRES_URL: the PostgreSQL pass was skipped" >&2; \
 	fi
+
+# Long suites (chaos, crash loops), skipped by default.
+test-slow: $(STAMP)
+	$(BIN)/pytest --runslow -m slow
 
 # Retrain the shipped local classifier (about a minute) and write its thresholds beside it.
 MODEL_VERSION ?= $(shell date +%Y.%m.%d)
