@@ -222,6 +222,9 @@ class Dovecot:
             "reconnect_max_seconds": 2.0,
             "timeout_seconds": 10.0,
             "poll_interval_seconds": 0.5,
+            # Re-sync every few seconds even when IDLE announces nothing, as the production
+            # refresh does (every 5 minutes), so a missed notification cannot stall a test.
+            "idle_refresh_seconds": 2.0,
         }
         values.update(overrides)
         return InboxSettings.model_validate(values)

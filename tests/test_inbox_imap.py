@@ -324,7 +324,7 @@ class TestLongRunningPoller:
                 server.start()
                 server.deliver(user, [make_email(i) for i in range(800, 820)])
                 assert_seen_only_if_committed(server, user, sessions, box.name)
-                wait_for(lambda: len(rows_by_message_id(sessions, box.name)) == 820, 60)
+                wait_for(lambda: len(rows_by_message_id(sessions, box.name)) == 820, 120)
                 wait_for(lambda: all(s for s, _ in server.flags(user).values()), 20)
             finally:
                 runner.stop.set()
