@@ -182,7 +182,9 @@ class ImapSession:
         """The raw bytes of each message with ``BODY.PEEK[]`` (never sets ``\\Seen``); messages
         above ``max_bytes`` come back as their header only. Expunged UIDs are left out."""
         sizes = self.sizes(uids)
-        small = [uid for uid in uids if 0 < sizes.get(uid, 0) <= max_bytes]
+        # A message the server sizes at 0 is still fetched: stored, it is quarantined as empty
+        # rather than skipped. UIDs with no size at all were expunged.
+        small = [uid for uid in uids if uid in sizes and sizes[uid] <= max_bytes]
         big = [uid for uid in uids if sizes.get(uid, 0) > max_bytes]
         found: list[Fetched] = []
         with network(self.box):

@@ -243,9 +243,11 @@ class FolderSync:
                 report.count(self._store(session, message, uidvalidity))
             if advance:
                 self._advance(session, "last_uid", batch[-1], uidvalidity)
-        # Committed: only now may the server mark them.
-        imap.acknowledge(batch)
-        report.acknowledged += len(batch) if self.box.after_commit != "leave" else 0
+        # Committed: only now may the server mark them, and only the ones we hold a row for. A
+        # UID the server did not return (expunged meanwhile, or an odd reply) stays untouched.
+        stored = [message.uid for message in fetched]
+        imap.acknowledge(stored)
+        report.acknowledged += len(stored) if self.box.after_commit != "leave" else 0
         if advance:
             with transaction(self.sessions) as session:
                 self._advance(session, "acked_uid", batch[-1], uidvalidity)
