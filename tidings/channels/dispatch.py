@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from prometheus_client import Counter
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
 from tidings.channels.base import Channel, OutboundMessage, SendResult
@@ -168,11 +169,22 @@ class Dispatcher:
             total.merge(report)
         return total
 
-    def run_forever(self, *, idle_sleep: float = 1.0) -> None:
-        """Work until ``stop()``."""
+    def run_forever(self, *, idle_sleep: float = 1.0, max_backoff: float = 60.0) -> None:
+        """Work until ``stop()``. A database outage pauses the dispatcher with backoff instead of
+        ending it; rows caught mid-send are recovered by the lease protocol when it resumes."""
         log.info("dispatcher started", owner=self.owner, channels=sorted(self.channels))
+        failures = 0
         while not self.stopping.is_set():
-            if self.run_once().handled == 0:
+            try:
+                handled = self.run_once().handled
+                failures = 0
+            except DBAPIError as exc:
+                failures += 1
+                wait = min(max_backoff, idle_sleep * 2**failures)
+                log.warning("database unavailable; retrying", error=str(exc.orig), wait=wait)
+                self.stopping.wait(wait)
+                continue
+            if handled == 0:
                 self.stopping.wait(idle_sleep)
         log.info("dispatcher stopped", owner=self.owner)
 
@@ -352,7 +364,11 @@ class Dispatcher:
             if not dead and isinstance(exc, ChannelThrottledError) and exc.retry_after:
                 self._not_before(session, row_id, now + timedelta(seconds=exc.retry_after))
         outcome = "dead" if dead else "retry"
-        log.warning("send failed", notification_id=row_id, error=error, outcome=outcome)
+        # The provider's text can quote the recipient (a phone number, an address): it stays on
+        # the row (last_error) for operators and out of the logs.
+        log.warning(
+            "send failed", notification_id=row_id, error=type(exc).__name__, outcome=outcome
+        )
         return outcome
 
     # -- helpers ---------------------------------------------------------------------------
