@@ -221,9 +221,11 @@ class BuiltinOrderStore:
     ) -> OrderView:
         """Apply ``apply`` once per idempotency key, with an audit entry, in one transaction."""
         with self._sessions() as session, session.begin():
+            # Lock the order first: a concurrent change with the same key then commits before
+            # we look for its key, so we find it instead of tripping over its result.
+            order = self._require(session, number, lock=True)
             if self._seen(session, idempotency_key, action=action, number=number):
-                return order_view(self._require(session, number))
-            order = self._require(session, number)
+                return order_view(order)
             before = order_view(order).model_dump(mode="json")
             apply(order)
             session.flush()
@@ -259,12 +261,14 @@ class BuiltinOrderStore:
         return True
 
     @staticmethod
-    def _load(session: Session, number: str) -> Order | None:
+    def _load(session: Session, number: str, *, lock: bool = False) -> Order | None:
         query = select(Order).where(Order.number == number.strip().upper()).options(*_ORDER_LOADS)
+        if lock:  # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers
+            query = query.with_for_update(of=Order)
         return session.scalars(query).one_or_none()
 
-    def _require(self, session: Session, number: str) -> Order:
-        order = self._load(session, number)
+    def _require(self, session: Session, number: str, *, lock: bool = False) -> Order:
+        order = self._load(session, number, lock=lock)
         if order is None:
             raise OrderNotFoundError(f"no order {number!r} in the built-in order store")
         return order
