@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 
 from prometheus_client import Counter
 from sqlalchemy import select, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
 from tidings.channels.base import Channel, OutboundMessage, SendResult
@@ -43,6 +42,7 @@ from tidings.errors import (
     TidingsError,
 )
 from tidings.logs import get_logger
+from tidings.pipeline.loop import run_until_stopped
 from tidings.store import lease as leasing
 from tidings.store.base import utcnow
 from tidings.store.db import SessionFactory, transaction
@@ -173,19 +173,12 @@ class Dispatcher:
         """Work until ``stop()``. A database outage pauses the dispatcher with backoff instead of
         ending it; rows caught mid-send are recovered by the lease protocol when it resumes."""
         log.info("dispatcher started", owner=self.owner, channels=sorted(self.channels))
-        failures = 0
-        while not self.stopping.is_set():
-            try:
-                handled = self.run_once().handled
-                failures = 0
-            except DBAPIError as exc:
-                failures += 1
-                wait = min(max_backoff, idle_sleep * 2**failures)
-                log.warning("database unavailable; retrying", error=str(exc.orig), wait=wait)
-                self.stopping.wait(wait)
-                continue
-            if handled == 0:
-                self.stopping.wait(idle_sleep)
+        run_until_stopped(
+            lambda: self.run_once().handled,
+            self.stopping,
+            idle_sleep=idle_sleep,
+            max_backoff=max_backoff,
+        )
         log.info("dispatcher stopped", owner=self.owner)
 
     def stop(self) -> None:

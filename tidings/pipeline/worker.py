@@ -14,11 +14,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from tidings.errors import LeaseLostError, TidingsError
 from tidings.logs import get_logger
 from tidings.metrics import STEP_OUTCOMES
+from tidings.pipeline.loop import run_until_stopped
 from tidings.pipeline.steps import Step
 from tidings.store import lease as leasing
 from tidings.store.db import SessionFactory, make_session_factory, transaction
@@ -114,19 +115,12 @@ class Worker:
         """Work until ``stop()``; sleep between passes that found nothing. A database outage
         (restart, lock timeout) pauses the worker with backoff instead of ending it."""
         log.info("worker started", owner=self.owner, steps=[s.name for s in self.steps])
-        failures = 0
-        while not self.stopping.is_set():
-            try:
-                handled = self.run_once().handled
-                failures = 0
-            except DBAPIError as exc:
-                failures += 1
-                wait = min(max_backoff, idle_sleep * 2**failures)
-                log.warning("database unavailable; retrying", error=str(exc.orig), wait=wait)
-                self.stopping.wait(wait)
-                continue
-            if handled == 0:
-                self.stopping.wait(idle_sleep)
+        run_until_stopped(
+            lambda: self.run_once().handled,
+            self.stopping,
+            idle_sleep=idle_sleep,
+            max_backoff=max_backoff,
+        )
         log.info("worker stopped", owner=self.owner)
 
     def stop(self) -> None:
