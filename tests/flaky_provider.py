@@ -4,6 +4,8 @@ Prism answers by the contract; it cannot be slow, drop a connection, or run out 
 server can: each request takes the next scripted behaviour (or ``ok``):
 - ``ok``: accept (Twilio 201 with a Message SID, SendGrid 202 with X-Message-Id);
 - ``status``: answer an error status (500, 503, 429 with Retry-After...) and accept nothing;
+- ``gateway``: accept, then answer an error status (a 502 or 504 from a gateway whose backend
+  did take the message);
 - ``slow``: accept, then answer after ``seconds`` (past the client's timeout);
 - ``drop``: accept, then close the connection without answering.
 ``accepted`` lists every message the "provider" took, so a test can prove none was doubled.
@@ -28,7 +30,7 @@ from urllib.parse import parse_qs
 class Behaviour:
     """What the server does with one request."""
 
-    kind: str  # ok | status | slow | drop
+    kind: str  # ok | status | gateway | slow | drop
     status: int = 200
     seconds: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
@@ -40,6 +42,11 @@ OK = Behaviour("ok")
 def status(code: int, **headers: str) -> Behaviour:
     """Answer ``code`` and accept nothing."""
     return Behaviour("status", status=code, headers=headers)
+
+
+def gateway(code: int) -> Behaviour:
+    """Accept, then answer ``code``."""
+    return Behaviour("gateway", status=code)
 
 
 def slow(seconds: float) -> Behaviour:
@@ -93,6 +100,9 @@ def _handler(state: FlakyProvider) -> type[BaseHTTPRequestHandler]:
             if behaviour.kind == "drop":
                 self.close_connection = True
                 self.connection.shutdown(2)
+                return
+            if behaviour.kind == "gateway":
+                self._answer(behaviour.status, {"message": f"gateway {behaviour.status}"})
                 return
             if behaviour.kind == "slow":
                 time.sleep(behaviour.seconds)

@@ -1,6 +1,10 @@
 """Turn provider failures into ``ChannelError``s that say whether a retry can help.
 
-- 429 and 5xx: transient, nothing was sent (the provider said so).
+- 429 and 503: transient, nothing was sent (the provider said it took nothing).
+- 500, 502, 504 and 408: the provider, or a gateway in front of it, failed while handling the
+  request, so the message may be out (``ChannelOutcomeUnknownError``). Neither Twilio's nor
+  SendGrid's send takes an idempotency key: retrying these blindly is how customers get a
+  message twice.
 - Other 4xx: permanent; the request broke the provider's contract or was refused.
 - Connection refused, DNS failure, connect timeout: transient, nothing was sent.
 - Read timeout, connection dropped after the request went out: the provider may have accepted
@@ -51,8 +55,10 @@ def from_status(
     message = f"{provider} answered {status}: {detail[:500]}"
     if status == 429:
         return ChannelThrottledError(message, retry_after=retry_after)
-    if status >= 500 or status == 408:
+    if status == 503:
         return ChannelError(message)
+    if status >= 500 or status == 408:
+        return ChannelOutcomeUnknownError(message)
     if status in (401, 403):
         return ChannelRejectedError(f"{message}; {_AUTH_HINT.get(provider, 'check credentials')}")
     return ChannelRejectedError(message)

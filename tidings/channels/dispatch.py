@@ -19,12 +19,14 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
 from tidings.channels.base import Channel, OutboundMessage, SendResult
@@ -88,6 +90,24 @@ class _Job:
     channel: Channel
 
 
+class _RowFailedError(Exception):
+    """A row of a batch failed to prepare: prepare the batch again, a savepoint per row."""
+
+
+def _as_channel_error(exc: Exception) -> TidingsError:
+    """Our errors as they are; anything else becomes a retryable channel error."""
+    return exc if isinstance(exc, TidingsError) else ChannelError(f"{type(exc).__name__}: {exc}")
+
+
+@dataclass
+class _Batch:
+    """Rows leased together: what preparing them decided, and their sends in flight."""
+
+    leased: int
+    report: DispatchReport = field(default_factory=DispatchReport)
+    futures: dict[Future[SendResult | TidingsError], _Job] = field(default_factory=dict)
+
+
 class Dispatcher:
     """Sends the outbox."""
 
@@ -125,13 +145,64 @@ class Dispatcher:
             if ch.rate_per_second
         }
         self._brand_slugs: dict[int, str] = {}
+        self._in_flight: _Batch | None = None
+        # Outcomes of provider calls not yet committed (kept across a database outage).
+        self._sent: list[tuple[int, SendResult]] = []
+        self._failures: list[tuple[int, Channel | None, TidingsError]] = []
 
     # -- loop ------------------------------------------------------------------------------
 
     def run_once(self) -> DispatchReport:
         """Lease a batch, commit it as ``sending`` (or held, dropped...), send it with bounded
-        concurrency, and record the sends in one transaction."""
+        concurrency, and record how each send ended."""
         report = DispatchReport()
+        batch = self._start_batch()
+        if batch is not None:
+            report.merge(self._finish_batch(batch))
+        return report
+
+    def run_until_idle(self, *, max_passes: int = 100_000) -> DispatchReport:
+        """Passes until one finds nothing due (rows waiting for a retry or quiet hours stay)."""
+        total = DispatchReport()
+        for _ in range(max_passes):
+            if self._pipelined_pass(total) == 0:
+                break
+        return total
+
+    def run_forever(self, *, idle_sleep: float = 1.0, max_backoff: float = 60.0) -> None:
+        """Work until ``stop()``. A database outage pauses the dispatcher with backoff instead of
+        ending it: outcomes of sends already made wait in memory for their commit, and rows
+        caught mid-send by a crash are recovered by the lease protocol when it resumes."""
+        log.info("dispatcher started", owner=self.owner, channels=sorted(self.channels))
+        try:
+            run_until_stopped(
+                lambda: self._pipelined_pass(DispatchReport()),
+                self.stopping,
+                idle_sleep=idle_sleep,
+                max_backoff=max_backoff,
+            )
+        finally:
+            if self._in_flight is not None:  # the batch on the wire when stop() came
+                batch, self._in_flight = self._in_flight, None
+                self._finish_batch(batch)
+        log.info("dispatcher stopped", owner=self.owner)
+
+    def _pipelined_pass(self, total: DispatchReport) -> int:
+        """Start the next batch while the previous one is on the wire, then record that one.
+
+        The provider calls of one batch overlap the database work of the next, so neither the
+        providers nor the database wait for the other. Returns the rows leased or finished."""
+        following = self._start_batch()
+        previous, self._in_flight = self._in_flight, following
+        finished = self._finish_batch(previous) if previous is not None else self._flush()
+        total.merge(finished)
+        return (following.leased if following else 0) + finished.handled
+
+    # -- one batch -------------------------------------------------------------------------
+
+    def _start_batch(self) -> _Batch | None:
+        """Lease due rows, prepare them (policy, render, commit ``sending``) and hand the sends
+        to the worker threads. None when nothing is due."""
         with self.sessions() as session:
             ids = leasing.lease(
                 session=session,
@@ -143,43 +214,39 @@ class Dispatcher:
                 now=self.clock(),
             )
         if not ids:
-            return report
-        jobs, failures = self._prepare(ids, report)
-        for row_id, exc in failures:
-            report.add(self._failed(row_id, None, exc))
-        futures = {self._pool.submit(self._send, job): job for job in jobs}
-        sent: list[tuple[int, SendResult]] = []
-        for future in as_completed(futures):
-            job, outcome = futures[future], future.result()
+            return None
+        batch = _Batch(leased=len(ids))
+        jobs, failures = self._prepare(ids, batch.report)
+        self._failures.extend((row_id, None, exc) for row_id, exc in failures)
+        batch.futures = {self._pool.submit(self._send, job): job for job in jobs}
+        return batch
+
+    def _finish_batch(self, batch: _Batch) -> DispatchReport:
+        """Wait for a batch's sends and record every outcome."""
+        for future in as_completed(batch.futures):
+            job, outcome = batch.futures[future], future.result()
+            row_id = job.message.notification_id
             if isinstance(outcome, SendResult):
-                sent.append((job.message.notification_id, outcome))
+                self._sent.append((row_id, outcome))
             else:
-                report.add(self._failed(job.message.notification_id, job.channel, outcome))
-        for recorded in self._record_sent(sent):
-            report.add(recorded)
+                self._failures.append((row_id, job.channel, outcome))
+        batch.futures = {}
+        batch.report.merge(self._flush())
+        return batch.report
+
+    def _flush(self) -> DispatchReport:
+        """Commit the outcomes waiting in memory. Each leaves the buffer only once committed, so
+        a database outage here loses none: the next pass commits them."""
+        report = DispatchReport()
+        if self._sent:
+            for recorded in self._record_sent(self._sent):
+                report.add(recorded)
+            self._sent.clear()
+        while self._failures:
+            row_id, channel, exc = self._failures[0]
+            report.add(self._failed(row_id, channel, exc))
+            self._failures.pop(0)
         return report
-
-    def run_until_idle(self, *, max_passes: int = 100_000) -> DispatchReport:
-        """Passes until one finds nothing due (rows waiting for a retry or quiet hours stay)."""
-        total = DispatchReport()
-        for _ in range(max_passes):
-            report = self.run_once()
-            if report.handled == 0:
-                break
-            total.merge(report)
-        return total
-
-    def run_forever(self, *, idle_sleep: float = 1.0, max_backoff: float = 60.0) -> None:
-        """Work until ``stop()``. A database outage pauses the dispatcher with backoff instead of
-        ending it; rows caught mid-send are recovered by the lease protocol when it resumes."""
-        log.info("dispatcher started", owner=self.owner, channels=sorted(self.channels))
-        run_until_stopped(
-            lambda: self.run_once().handled,
-            self.stopping,
-            idle_sleep=idle_sleep,
-            max_backoff=max_backoff,
-        )
-        log.info("dispatcher stopped", owner=self.owner)
 
     def stop(self) -> None:
         """Finish the batch in hand and return from ``run_forever``."""
@@ -209,35 +276,50 @@ class Dispatcher:
         self, ids: list[int], report: DispatchReport
     ) -> tuple[list[_Job], list[tuple[int, TidingsError]]]:
         """Step 1, one transaction for the batch: decide and render each row; commit the ones to
-        send as ``sending``. A row that fails here (a template refused) rolls back alone."""
+        send as ``sending``. A row that fails here (a template refused) rolls back alone: the
+        batch is prepared again with a savepoint per row. Savepoints only then, because each
+        costs a flush of its own, a third of the dispatcher's database time."""
+        try:
+            return self._prepare_rows(ids, report, isolate=False)
+        except _RowFailedError:
+            return self._prepare_rows(ids, report, isolate=True)
+
+    def _prepare_rows(
+        self, ids: list[int], report: DispatchReport, *, isolate: bool
+    ) -> tuple[list[_Job], list[tuple[int, TidingsError]]]:
         jobs: list[_Job] = []
         failures: list[tuple[int, TidingsError]] = []
+        outcomes = DispatchReport()
         with transaction(self.sessions) as session:
             rows = session.scalars(select(Notification).where(Notification.id.in_(ids))).all()
             customers = self._customers(session, {r.customer_id for r in rows if r.customer_id})
             for row in sorted(rows, key=lambda r: r.id):
                 if row.lease_owner != self.owner:
-                    report.add("lost")
+                    outcomes.add("lost")
                     continue
                 try:
-                    with session.begin_nested():
-                        if row.state is S.SENDING:
-                            outcome = self._recover(session, row)
-                        else:
-                            outcome = self._decide(
-                                session, row, customers.get(row.customer_id or 0)
-                            )
-                except TidingsError as exc:
-                    failures.append((row.id, exc))
-                    continue
+                    with session.begin_nested() if isolate else nullcontext():
+                        outcome = self._prepare_row(session, row, customers)
+                except DBAPIError:  # the database, not the row: the run loop backs off
+                    raise
                 except Exception as exc:  # recorded on the row and retried, never lost
-                    failures.append((row.id, ChannelError(f"{type(exc).__name__}: {exc}")))
+                    if not isolate:
+                        raise _RowFailedError from exc
+                    failures.append((row.id, _as_channel_error(exc)))
                     continue
                 if isinstance(outcome, str):
-                    report.add(outcome)
+                    outcomes.add(outcome)
                 else:
                     jobs.append(outcome)
+        report.merge(outcomes)
         return jobs, failures
+
+    def _prepare_row(
+        self, session: Session, row: Notification, customers: dict[int, Customer]
+    ) -> _Job | str:
+        if row.state is S.SENDING:
+            return self._recover(session, row)
+        return self._decide(session, row, customers.get(row.customer_id or 0))
 
     def _decide(self, session: Session, row: Notification, customer: Customer | None) -> _Job | str:
         brand = self._brand(session, row.brand_id)
