@@ -347,3 +347,31 @@ class TestConsentEndpoints:
             ).status_code
             == 403
         )
+
+
+class TestBehindAProxy:
+    def test_signature_over_the_public_url_is_accepted(
+        self, engine: Engine, sessions: SessionFactory, brands: BrandsFile, tmp_path: Path
+    ) -> None:
+        """Behind a proxy Twilio signs the public URL, not the one the app sees; a signature over
+        any other URL is still refused."""
+        public = "https://tidings.example.com/"
+        settings = Settings(
+            twilio={"account_sid": "AC" + "0" * 32, "auth_token": TOKEN},
+            web={"secret_key": SECRET, "public_url": public},
+            outbox_dir=tmp_path,
+        )
+        row_id = sent_row(sessions, brands)
+        path = f"/webhooks/twilio/status?notification={row_id}"
+        params = status("SM1", "delivered")
+        with serve_app(create_app(settings, engine=engine)) as url, loopback_client(url) as client:
+
+            def post(signed_url: str) -> int:
+                signature = RequestValidator(TOKEN).compute_signature(signed_url, params)
+                headers = {"X-Twilio-Signature": signature}
+                return client.post(path, data=params, headers=headers).status_code
+
+            assert post("https://elsewhere.example.com" + path) == 403
+            assert state_of(sessions, row_id).state is S.SENT
+            assert post(public.rstrip("/") + path) == 200
+        assert state_of(sessions, row_id).state is S.DELIVERED

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from tests.channels_support import (
     FakeRenderer,
@@ -204,6 +205,62 @@ class TestDispatch:
         [row] = _rows(sessions)
         assert row.state is S.DEAD and "TemplateError" in (row.last_error or "")
         assert not (tmp_path / "kapas").exists()
+
+    def test_one_refused_template_does_not_hold_up_the_batch(
+        self, sessions: SessionFactory, brands: BrandsFile, tmp_path: Path
+    ) -> None:
+        """A batch with one row the engine refuses: that row dies alone, the others go out."""
+        with transaction(sessions) as session:
+            rows = brand_rows(session, brands)
+            for i, event in enumerate(["order_confirmed", "address_updated", "order_confirmed"]):
+                person = add_customer(
+                    session, rows["kapas"], email=f"c{i}@example.in", channels=("email",)
+                )
+                notify(session, rows["kapas"], person, event=event, order_number=f"KAP-{i}")
+        renderer = FakeRenderer(refuse={"address_updated"})
+        dispatcher = make_dispatcher(sessions, brands, file_channels(tmp_path), renderer=renderer)
+        assert dispatcher.run_until_idle().counts == {"sent": 2, "dead": 1}
+        states = {row.event: row.state for row in _rows(sessions)}
+        assert states == {"order_confirmed": S.SENT, "address_updated": S.DEAD}
+
+    def test_no_call_once_the_lease_has_run_out(
+        self, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """A send that would start after the lease's safe margin is not made: retried later."""
+        _setup(sessions, brands, channels=("email",))
+        channel = Scripted(ChannelKind.EMAIL)
+        dispatcher = make_dispatcher(
+            sessions, brands, {ChannelKind.EMAIL: channel}, lease_for=timedelta(0)
+        )
+        assert dispatcher.run_once().counts == {"retry": 1}
+        [row] = _rows(sessions)
+        assert row.state is S.PENDING and channel.accepted == []
+        assert "lease ran out" in (row.last_error or "")
+        dispatcher.close()
+
+    def test_outcomes_wait_through_a_database_outage(
+        self, sessions: SessionFactory, brands: BrandsFile, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The database fails when the sends are to be recorded: the outcomes stay in memory and
+        the next pass commits them; nothing is sent again."""
+        row_id = _setup(sessions, brands, channels=("email",))
+        channel = Scripted(ChannelKind.EMAIL)
+        dispatcher = make_dispatcher(sessions, brands, {ChannelKind.EMAIL: channel})
+        real_record = dispatcher._record_sent
+        outage = OperationalError("UPDATE notifications", {}, Exception("server closed"))
+
+        def failing_once(sent: list[tuple[int, SendResult]]) -> list[str]:
+            monkeypatch.setattr(dispatcher, "_record_sent", real_record)
+            raise outage
+
+        monkeypatch.setattr(dispatcher, "_record_sent", failing_once)
+        with pytest.raises(OperationalError):
+            dispatcher.run_until_idle()
+        assert _rows(sessions)[0].state is S.SENDING
+        assert dispatcher.run_until_idle().counts == {"sent": 1}
+        [row] = _rows(sessions)
+        assert row.state is S.SENT and channel.accepted == [row_id]
+        dispatcher.close()
 
 
 class TestCrashBetweenSendAndCommit:

@@ -26,7 +26,9 @@ def twilio_factory(kind: ChannelKind, context: ChannelContext) -> Channel | None
     client = twilio_client(
         settings.account_sid, settings.auth_token.get_secret_value(), http_client=http_client
     )
-    default = 80.0 if kind is ChannelKind.WHATSAPP else 10.0
+    default = (
+        settings.whatsapp_per_second if kind is ChannelKind.WHATSAPP else settings.sms_per_second
+    )
     return TwilioChannel(
         kind=kind, client=client, rate_per_second=_rate(context, "twilio", default)
     )
@@ -40,7 +42,7 @@ def sendgrid_factory(kind: ChannelKind, context: ChannelContext) -> Channel | No
     return SendGridChannel(
         api_key=settings.api_key.get_secret_value(),
         host=settings.host,
-        rate_per_second=_rate(context, "sendgrid", 100.0),
+        rate_per_second=_rate(context, "sendgrid", settings.per_second),
     )
 
 
@@ -57,7 +59,7 @@ def smtp_factory(kind: ChannelKind, context: ChannelContext) -> Channel | None:
         password=settings.password.get_secret_value() if settings.password else None,
         timeout_seconds=settings.timeout_seconds,
         ssl_context=context.smtp_ssl_context,
-        rate_per_second=_rate(context, "smtp", None),
+        rate_per_second=_rate(context, "smtp", settings.per_second),
     )
 
 

@@ -203,6 +203,7 @@ class Dispatcher:
     def _start_batch(self) -> _Batch | None:
         """Lease due rows, prepare them (policy, render, commit ``sending``) and hand the sends
         to the worker threads. None when nothing is due."""
+        leased_at = self.clock()
         with self.sessions() as session:
             ids = leasing.lease(
                 session=session,
@@ -211,14 +212,16 @@ class Dispatcher:
                 owner=self.owner,
                 limit=self.concurrency * 4,
                 lease_for=self.lease_for,
-                now=self.clock(),
+                now=leased_at,
             )
         if not ids:
             return None
+        # Calls start only while the lease has a safe margin left.
+        deadline = leased_at + self.lease_for * 0.8
         batch = _Batch(leased=len(ids))
         jobs, failures = self._prepare(ids, batch.report)
         self._failures.extend((row_id, None, exc) for row_id, exc in failures)
-        batch.futures = {self._pool.submit(self._send, job): job for job in jobs}
+        batch.futures = {self._pool.submit(self._send, job, deadline): job for job in jobs}
         return batch
 
     def _finish_batch(self, batch: _Batch) -> DispatchReport:
@@ -260,11 +263,14 @@ class Dispatcher:
 
     # -- one row ---------------------------------------------------------------------------
 
-    def _send(self, job: _Job) -> SendResult | TidingsError:
-        """Step 2, in a worker thread: wait for the provider's rate limit, then call it."""
+    def _send(self, job: _Job, deadline: datetime) -> SendResult | TidingsError:
+        """Step 2, in a worker thread: wait for the provider's rate limit, then call it, unless
+        the wait outlasted our lease (another dispatcher may own the row by now)."""
         bucket = self._buckets.get(id(job.channel))
         if bucket is not None:
             bucket.acquire()
+        if self.clock() >= deadline:
+            return ChannelError("the lease ran out before the provider call; not sent")
         try:
             return job.channel.send(job.message)
         except ChannelError as exc:

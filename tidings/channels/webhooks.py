@@ -141,6 +141,10 @@ async def _verified_twilio_form(request: Request, settings: Settings) -> dict[st
 def _public_urls(request: Request, settings: Settings) -> Iterator[str]:
     """The URL Twilio signed: as we received it, or (behind a proxy) the configured one."""
     yield str(request.url)
+    public = settings.web.public_url
+    if public:
+        query = f"?{request.url.query}" if request.url.query else ""
+        yield f"{public.rstrip('/')}{request.url.path}{query}"
     configured = settings.twilio.status_callback_url
     if configured and request.url.path.endswith("/status"):
         query = request.url.query

@@ -87,7 +87,7 @@ def build_dispatcher(settings: Settings, *, concurrency: int, public_url: str | 
     with errors_as_exit():
         channels = default_registry().build(ChannelContext(settings=settings))
     links = Links(
-        public_url=public_url,
+        public_url=public_url or settings.web.public_url,
         secret=settings.web.secret_key.get_secret_value(),
         twilio_status_url=settings.twilio.status_callback_url,
     )
@@ -105,7 +105,9 @@ def dispatch_command(
     once: bool = typer.Option(False, "--once", help="send what is due, then exit"),
     concurrency: int = typer.Option(8, min=1, max=64, help="provider calls in flight at once"),
     public_url: str | None = typer.Option(
-        None, help="where customers and providers reach `tidings serve`"
+        None,
+        help="where customers and providers reach `tidings serve`"
+        " (default: TIDINGS_WEB__PUBLIC_URL)",
     ),
     idle_sleep: float = typer.Option(1.0, min=0.1),
     as_json: bool = typer.Option(

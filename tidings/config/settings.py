@@ -130,6 +130,10 @@ class TwilioSettings(BaseModel):
     auth_token: SecretStr | None = None
     api_base_url: str | None = Field(default=None, description="override, for test servers")
     status_callback_url: str | None = None
+    # Twilio queues what exceeds a sender's rate, and a long queue delays every later message:
+    # the dispatcher stays under these instead (WhatsApp ~80/s per sender; SMS per number type).
+    whatsapp_per_second: float = Field(default=80.0, gt=0)
+    sms_per_second: float = Field(default=10.0, gt=0)
 
 
 class SendGridSettings(BaseModel):
@@ -138,6 +142,7 @@ class SendGridSettings(BaseModel):
     api_key: SecretStr | None = None
     host: str | None = Field(default=None, description="override, for test servers")
     webhook_public_key: str | None = None
+    per_second: float = Field(default=100.0, gt=0)
 
 
 class SMTPSettings(BaseModel):
@@ -149,6 +154,7 @@ class SMTPSettings(BaseModel):
     username: str | None = None
     password: SecretStr | None = None
     timeout_seconds: float = 30.0
+    per_second: float | None = Field(default=None, gt=0, description="unlimited when unset")
 
 
 class WebSettings(BaseModel):
@@ -157,6 +163,11 @@ class WebSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    public_url: str | None = Field(
+        default=None,
+        description="where customers and providers reach `tidings serve` (behind a proxy): "
+        "unsubscribe links, Twilio status callbacks and webhook signature checks use it",
+    )
 
 
 class Settings(BaseSettings):
