@@ -1,9 +1,10 @@
 """CI gate: the shipped local model must not fall below stated floors on held-out data.
 
 Floors (the model shipped in this commit measures above each; see README "Classifiers"):
-- project dev split (data/labelled/dev, never trained on): macro-F1 >= 0.93, accuracy >= 0.93
+- project dev split (data/labelled/dev, never trained on): macro-F1 >= 0.95, accuracy >= 0.95
 - Bitext rows the model was not trained on: accuracy >= 0.97
-- dev coverage at the shipped thresholds >= 0.60, with precision >= 0.95 on what is covered
+- dev coverage at the shipped thresholds >= 0.80, with precision >= 0.98 on what is covered
+These are the issue's targets; model 2026.11.23.2 measures 0.956, 0.957, 0.994 and 0.852 at 0.987.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from tidings.evals.runner import run
 ROOT = Path(__file__).resolve().parent.parent
 BITEXT = ROOT.parent / "shared" / "data" / "bitext_dev.jsonl"
 
-DEV_MACRO_F1 = 0.93
-DEV_ACCURACY = 0.93
+DEV_MACRO_F1 = 0.95
+DEV_ACCURACY = 0.95
 BITEXT_ACCURACY = 0.97
-DEV_COVERAGE = 0.60
-COVERED_PRECISION = 0.95
+DEV_COVERAGE = 0.80
+COVERED_PRECISION = 0.98
 
 
 @pytest.fixture(scope="module")
