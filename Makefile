@@ -54,6 +54,7 @@ model: $(STAMP)
 # The eval reports quoted in README "Classifiers and evals", written to reports/.
 evals: $(STAMP)
 	$(BIN)/tidings eval --dataset data/labelled/dev --output reports/dev.json --html reports/dev.html
+	$(BIN)/tidings eval --dataset data/labelled/test --output reports/test.json --html reports/test.html
 	$(BIN)/tidings eval --dataset $(SHARED)/data/bitext_dev.jsonl --skip-trained --output reports/bitext.json
 	$(BIN)/tidings eval --dataset tidings/demo/emails --output reports/demo-emails.json --html reports/demo-emails.html
 
