@@ -27,6 +27,15 @@ class TestIds:
             ("Order No. 4021-7781 not received", "4021-7781"),
             ("pesanan #58213 belum sampai", "58213"),
             ("OD431209876123456 kab aayega", "OD431209876123456"),
+            ("ORDER NO OD43122008130. PLEASE CANCEL", "OD43122008130"),
+            # The id named as the order wins over a shipment id written before it.
+            ("Shipment DXB-CB-221402 (Order KAP-240960) held", "KAP-240960"),
+            ("Shipment DXB-CB-221402 (Order RBS-20261118-044) held", "RBS-20261118-044"),
+            ("Pesanan KPS-MY-7782 telah dihantar separa", "KPS-MY-7782"),
+            ("monitor order INV/20261118/MPL/3471120 has a scratch", "INV/20261118/MPL/3471120"),
+            ("Berita Acara - PO 91/SA/XII/2026", "91/SA/XII/2026"),
+            ("आर्डर संख्या 4021-8877 का फ़िल्टर टूटा", "4021-8877"),
+            ("Received a grey yoga mat, I ordered purple. #59011.", "59011"),
         ],
     )
     def test_order_ids(self, text: str, expected: str) -> None:
@@ -40,11 +49,22 @@ class TestIds:
             ("no resi JP1234567890 belum update", "JP1234567890"),
             ("Tracking number EP123456789MY shows pending", "EP123456789MY"),
             ("your parcel EM123456789IN is at the hub", "EM123456789IN"),
+            ("CN 4341319005 alamat x lengkap", "4341319005"),
+            ("Resi JNE 8802 5519 0041 7736 belum gerak", "8802 5519 0041 7736"),
+            ("LR 615509 delivered today, 80 ctns OK", "615509"),
+            ("आपका शिपमेंट SKL40098121450 अब 13 नवंबर तक पहुँचेगा", "SKL40098121450"),
+            ("Paket COD KLK001930441207 ditolak", "KLK001930441207"),
+            ("NVIDTKK0019402216 patokan tidak jelas", "NVIDTKK0019402216"),
         ],
     )
     def test_tracking_numbers(self, text: str, expected: str) -> None:
         """Labelled numbers and known carrier shapes."""
         assert find_tracking_number(text, None) == expected
+
+    def test_the_order_id_is_not_a_tracking_number(self) -> None:
+        """A marketplace order id has a carrier-like shape; it is never returned as both."""
+        text = "ORDER NO OD43122008130 please cancel"
+        assert find_tracking_number(text, find_order_id(text, [])) is None
 
 
 class TestDatesAndSlots:
@@ -63,6 +83,27 @@ class TestDatesAndSlots:
     )
     def test_relative_days(self, text: str, expected: date | None) -> None:
         """Relative words and weekdays resolve against the sending day (a Friday)."""
+        assert find_requested_date(text, FRIDAY) == expected
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("kal nahi, parso lana bhai", date(2026, 11, 22)),
+            ("tomorrow I fly to Medan, back Monday, send then", date(2026, 11, 23)),
+            ("please deliver on 2nd January 2027", date(2027, 1, 2)),
+            ("Can send on 1st Dec?", date(2026, 12, 1)),
+            ("2 और 3 दिसंबर को क्लास है। कृपया 4 दिसंबर को भेजें", date(2026, 12, 4)),
+            ("mohon ditunda hingga tanggal 9 Desember", date(2026, 12, 9)),
+            ("kursus sampai 5hb Disember, hantar 6hb ke atas", date(2026, 12, 6)),
+            ("sampai tanggal 13, jadi kirim tanggal 14 saja", date(2026, 12, 14)),
+            ("12 तारीख को भेजना", date(2026, 12, 12)),
+            ("deliver on Dec 18 please", date(2026, 12, 18)),
+            ("kirim tanggal 28 Januari", date(2027, 1, 28)),
+        ],
+    )
+    def test_written_dates_and_the_last_request(self, text: str, expected: date) -> None:
+        """Dates written out win over relative words; the last one mentioned is the request;
+        a day alone is the next such day, a month before today is next year's."""
         assert find_requested_date(text, FRIDAY) == expected
 
     @pytest.mark.parametrize(

@@ -188,3 +188,14 @@ class TestCascadeEval:
         assert report["llm_calls"] == asked > 0
         assert report["cost_usd"] > 0 and report["cost_usd_per_email"] > 0
         assert report["classifier"].startswith("cascade(local@")
+
+
+def test_field_scores_ignore_case_spaces_and_hash() -> None:
+    """ "#58702" is order 58702 and "7754 3321 9904" one tracking number; a wrong id is wrong."""
+    from tidings.evals.metrics import _same_value
+
+    assert _same_value("#58702", "58702")
+    assert _same_value("7754 3321 9904", "775433219904")
+    assert _same_value("kap-240311", "KAP-240311")
+    assert not _same_value("58702", "58703")
+    assert not _same_value("58702", None)

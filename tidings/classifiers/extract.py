@@ -9,24 +9,49 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
+from tidings.classifiers.text import unquoted
 from tidings.classifiers.types import ClassifyContext, EmailInput, ExtractedFields
 from tidings.domain import Address
 
-GENERIC_ORDER_IDS = [
-    r"\b[A-Z]{2,6}-\d{4,8}\b",  # KAP-240311, SERI-88102
-    r"\bOD\d{12,18}\b",  # marketplace style
-    r"(?:order|pesanan|ऑर्डर|PO)\s*(?:no\.?|number|id|#|nomor|:)?\s*[:#]?\s*(\d{4,}(?:-\d{3,})?)\b",
-]
-TRACKING_LABELLED = re.compile(
-    r"(?:awb|tracking|resi|consignment|waybill|ट्रैकिंग)\s*(?:no\.?|number|num|id|#|nomor|:)?"
-    r"\s*[:#-]?\s*([A-Z]{0,4}\d{8,18}[A-Z]{0,2})\b",
+# An id as shops write them: KAP-240311, RBS-20261118-044, KPS-MY-7782, OD43120987612,
+# INV/20261118/MPL/3471120, 4021-7781, 58702.
+_ID = (
+    r"(?:[A-Z]{2,6}(?:[-/][A-Z]{2,5})*[-/]?\d{3,14}(?:[-/][A-Z0-9]{2,10})*"
+    r"|\d{2,4}/[A-Z]{2,5}(?:/[A-Z0-9]{1,6}){1,3}"  # PO 77/SA/2026, 91/SA/XII/2026
+    r"|\d{4,12}(?:-\d{3,6})?)"
+)
+# An id right after the word that names it wins over a bare shape (a shipment id may come first).
+ORDER_LABELLED = re.compile(
+    r"(?:order|pesanan|ऑर्डर|आर्डर|PO|invoice|inv)\s*(?:no\.?|number|id|nomor|num|नंबर|संख्या)?"
+    rf"\s*[:#.]?\s*#?\s*({_ID})\b",
     re.IGNORECASE,
 )
+GENERIC_ORDER_IDS = [
+    r"\b[A-Z]{2,6}(?:-[A-Z]{2,4})?-\d{4,14}(?:-\d{2,4})?\b",  # KAP-240311, KPS-MY-7782
+    r"\bOD\d{10,18}\b",  # marketplace style
+    r"\b[A-Z]{2,5}/\d{6,8}/[A-Z]{2,5}/\d{5,10}\b",  # marketplace invoice numbers
+    r"(?<![\w&])#\s?(\d{4,10})\b",  # "#59011": a bare number with a hash, in the last resort
+]
+# A tracking number after the word that names it: AWB, resi, CN, LR, bilty...
+_TRACKING_ID = r"([A-Z]{0,5}\d{6,18}[A-Z]{0,3}|\d{4}(?: \d{4}){2,3})"
+_CARRIERS = r"(?:\s+(?:jne|j&t|sicepat|anteraja|dhl|fedex|ups|gdex|ekart|delhivery|dtdc|pos))?"
+TRACKING_LABELLED = re.compile(
+    r"(?:awb|tracking|resi|consignment|waybill|airway bill|c/?n|kiriman|shipment|parcel|paket"
+    r"|bungkusan|ट्रैकिंग|शिपमेंट|पार्सल)\s*(?:no\.?|number|num|id|#|nomor|नंबर|:)?"
+    rf"{_CARRIERS}\s*[:#-]?\s*{_TRACKING_ID}(?![\w-])",
+    re.IGNORECASE,
+)
+# Road transport receipts are short numbers: "LR 615509", "bilty 5582".
+CONSIGNMENT_NOTE = re.compile(r"\b(?:lr|bilty|builty|docket)\s*(?:no\.?|#|:)?\s*(\d{4,12})\b", re.I)
 TRACKING_SHAPES = [
-    r"\b[A-Z]{2}\d{9}(?:IN|MY|ID)\b",  # UPU / postal: EM123456789IN, EP123456789MY
+    r"\b[A-Z]{2}\d{9}[A-Z]{2}\b",  # UPU / postal: EM123456789IN, EP123456789MY
     r"\bJ[PXT]\d{10}\b",  # J&T
-    r"\bNV[A-Z]{2}[A-Z0-9]{8,12}\b",  # Ninja Van
-    r"\b\d{13}\b",  # Delhivery-like
+    r"\bNV[A-Z]{2}[A-Z0-9]{8,16}\b",  # Ninja Van
+    r"\bSF\d{9}FPL\b",  # Shadowfax
+    r"\bFMP[CP]\d{10}\b",  # Ekart
+    r"\b\d{2}LP\d{10}\b",  # Lion Parcel
+    r"(?<![+\w])\d{12,13}(?!\d)",  # Delhivery, J&T Malaysia, SiCepat
+    r"\b[A-Z]{2,4}\d{9,14}(?:[A-Z]{2,3})?\b",  # most carriers: a short prefix and digits
 ]
 SLOT = re.compile(
     r"(?:after|before|by|between|from|selepas|sebelum|setelah|sesudah|lepas|के बाद|से पहले)"
@@ -74,6 +99,38 @@ ADDRESS_LABEL = re.compile(
     r"|deliver (?:it )?to|send (?:it )?to|hantar ke|kirim ke",
     re.I,
 )
+# Month names in en/hi/id/ms, and the days written with them or alone.
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            "january jan januari जनवरी",
+            "february feb februari फ़रवरी फरवरी",
+            "march mar maret mac मार्च",
+            "april apr अप्रैल",
+            "may mei मई",
+            "june jun juni जून",
+            "july jul juli julai जुलाई",
+            "august aug agustus ogos ogo अगस्त",
+            "september sept sep सितंबर सितम्बर",
+            "october oct oktober okt अक्टूबर अक्तूबर",
+            "november nov नवंबर नवम्बर",
+            "december dec desember disember dis des दिसंबर दिसम्बर",
+        ],
+        start=1,
+    )
+    for name in names.split()
+}
+_MONTH = "|".join(sorted(map(re.escape, MONTHS), key=len, reverse=True))
+DAY_MONTH = re.compile(
+    rf"(?<![\w/.:-])(?P<day>[0-3]?\d)(?:st|nd|rd|th|hb)?\s*(?:of\s+)?(?P<month>{_MONTH})(?!\w)"
+    rf"(?:,?\s*(?P<year>20\d\d))?"
+    rf"|(?<!\w)(?P<month2>{_MONTH})\s+(?P<day2>[0-3]?\d)(?:st|nd|rd|th)?(?![\w:])"
+)
+DAY_ONLY = re.compile(
+    r"(?:tanggal|tgl\.?|tarikh)\s*(?P<day>[0-3]?\d)(?![\w:/.])"
+    r"|(?<![\w/.:-])(?P<day2>[0-3]?\d)\s*(?:hb|तारीख|tarikh)(?!\w)"
+)
 DATE_CATEGORIES = {"delivery_reschedule", "failed_delivery_attempt", "carrier_delay"}
 ADDRESS_CATEGORIES = {"address_change", "address_undeliverable"}
 
@@ -87,23 +144,40 @@ def _first(patterns: list[str], text: str, flags: int = 0) -> str | None:
 
 
 def find_order_id(text: str, brand_patterns: list[str]) -> str | None:
-    """The first order id by the brand's patterns, else by generic shapes."""
-    return _first(brand_patterns, text) or _first(GENERIC_ORDER_IDS, text, re.IGNORECASE)
+    """The first order id by the brand's patterns, else the one named as an order, else one
+    by generic shapes."""
+    found = _first(brand_patterns, text)
+    if found:
+        return found
+    labelled = ORDER_LABELLED.search(text)
+    if labelled and any(ch.isdigit() for ch in labelled.group(1)):
+        return labelled.group(1)
+    return _first(GENERIC_ORDER_IDS, text, re.IGNORECASE)
 
 
 def find_tracking_number(text: str, order_id: str | None) -> str | None:
-    """A labelled tracking number ("AWB: ...", "resi ..."), else a known carrier shape."""
-    labelled = TRACKING_LABELLED.search(text)
-    if labelled:
-        return labelled.group(1)
-    found = _first(TRACKING_SHAPES, text)
-    return found if found != order_id else None
+    """A labelled tracking number ("AWB: ...", "resi ...", "CN ..."), else a known carrier shape;
+    never the order id."""
+    for match in (*TRACKING_LABELLED.finditer(text), *CONSIGNMENT_NOTE.finditer(text)):
+        if match.group(1) != order_id:
+            return match.group(1)
+    for pattern in TRACKING_SHAPES:
+        for match in re.finditer(pattern, text):
+            if match.group(0) != order_id and (not order_id or match.group(0) not in order_id):
+                return match.group(0)
+    return None
 
 
 def find_requested_date(text: str, sent_on: date | None) -> date | None:
-    """A day the sender asks for: relative words and weekdays against the sending date."""
+    """The day the sender asks for, against the sending date: the last date written out
+    ("4 दिसंबर", "tanggal 9", "14hb", "2nd January 2027"), else the last relative word or
+    weekday. The last, because people state what does not suit them before what does ("not
+    tomorrow, parso"; "away till the 16th, deliver on the 18th")."""
     base = sent_on or datetime.now(UTC).date()
-    lowered = text.lower()
+    lowered = unquoted(text).lower()
+    explicit = _written_dates(lowered, base)
+    if explicit:
+        return max(explicit)[1]
     hits: list[tuple[int, date]] = []
     for word, days in RELATIVE_DAYS.items():
         for match in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", lowered):
@@ -113,7 +187,45 @@ def find_requested_date(text: str, sent_on: date | None) -> date | None:
             for match in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", lowered):
                 ahead = (weekday - base.weekday()) % 7 or 7
                 hits.append((match.start(), base + timedelta(days=ahead)))
-    return min(hits)[1] if hits else None
+    return max(hits)[1] if hits else None
+
+
+def _written_dates(lowered: str, base: date) -> list[tuple[int, date]]:
+    """(position, date) of every date written with a day: with a month name, or a day alone
+    after "tanggal"/before "hb"/"तारीख" (the next such day)."""
+    found: list[tuple[int, date]] = []
+    for match in DAY_MONTH.finditer(lowered):
+        day_text = match.group("day") or match.group("day2")
+        day, month = int(day_text), MONTHS[match.group("month") or match.group("month2")]
+        year = int(match.group("year")) if match.group("year") else None
+        when = _next_date(base, day, month, year)
+        if when is not None:
+            found.append((match.start(), when))
+    for match in DAY_ONLY.finditer(lowered):
+        if any(start <= match.start() < start + 20 for start, _ in found):
+            continue  # "tanggal 9 November" is already there
+        day = int(match.group("day") or match.group("day2"))
+        month, year = base.month, base.year
+        if day < base.day:
+            month, year = (1, year + 1) if month == 12 else (month + 1, year)
+        when = _next_date(base, day, month, year)
+        if when is not None:
+            found.append((match.start(), when))
+    return found
+
+
+def _next_date(base: date, day: int, month: int, year: int | None) -> date | None:
+    """That day and month in ``year``, or on or after ``base`` when no year is written."""
+    try:
+        when = date(year or base.year, month, day)
+    except ValueError:
+        return None
+    if year is None and when < base - timedelta(days=1):
+        try:
+            when = date(base.year + 1, month, day)
+        except ValueError:
+            return None
+    return when
 
 
 def find_slot(text: str) -> str | None:

@@ -23,11 +23,15 @@ _QUOTED = re.compile(r"^\s*>.*$|^On .{5,80} wrote:\s*$|^Pada .{5,80} menulis:\s*
 MIN_OWN_CHARS = 25
 
 
+def unquoted(text: str) -> str:
+    """The text without quoted history, unless that leaves (almost) nothing."""
+    own = _QUOTED.sub("", text)
+    return own if len(own.strip()) >= MIN_OWN_CHARS else text
+
+
 def model_text(email: EmailInput) -> str:
     """Normalised subject + text with a sender-kind token in front."""
-    body = _QUOTED.sub("", email.text)
-    if len(body.strip()) < MIN_OWN_CHARS:
-        body = email.text
+    body = unquoted(email.text)
     text = f"{email.subject}\n{body}"[:MAX_CHARS].lower()
     text = _URL.sub(" httplink ", text)
     text = _EMAIL.sub(" emailaddr ", text)

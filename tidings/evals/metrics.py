@@ -98,9 +98,19 @@ def _fields(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
             if isinstance(o.fields_truth.get(name), str)
         ]
         if pairs:
-            correct = sum(str(p).strip().lower() == t.strip().lower() for t, p in pairs)
+            correct = sum(_same_value(t, p) for t, p in pairs)
             scores[name] = {"n": len(pairs), "accuracy": round(correct / len(pairs), 4)}
     return scores
+
+
+def _same_value(truth: str, predicted: object) -> bool:
+    """Equal ignoring case, spaces and a leading "#": "#58702" is order 58702, and "7754 3321
+    9904" the tracking number 775433219904."""
+
+    def norm(value: str) -> str:
+        return "".join(value.split()).lower().lstrip("#")
+
+    return predicted is not None and norm(str(predicted)) == norm(truth)
 
 
 def summarise(
