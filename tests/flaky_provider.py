@@ -21,9 +21,10 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass
@@ -95,6 +96,7 @@ def _handler(state: FlakyProvider) -> type[BaseHTTPRequestHandler]:
                 )
                 return
             message = _parse(self.path, raw, self.headers.get("Content-Type", ""))
+            message["sid"], message["at"] = "SM" + uuid.uuid4().hex, time.time()
             with state.lock:
                 state.accepted.append(message)
             if behaviour.kind == "drop":
@@ -107,13 +109,32 @@ def _handler(state: FlakyProvider) -> type[BaseHTTPRequestHandler]:
             if behaviour.kind == "slow":
                 time.sleep(behaviour.seconds)
             try:
-                self._accept()
+                self._accept(message["sid"])
             except (BrokenPipeError, ConnectionResetError):
                 pass
 
-        def _accept(self) -> None:
+        def do_GET(self) -> None:
+            """Twilio's message list, newest first, filtered by To and From: what was taken."""
+            query = parse_qs(urlsplit(self.path).query)
+            to, sender = query.get("To", [None])[0], query.get("From", [None])[0]
+            with state.lock:
+                taken = [m for m in reversed(state.accepted) if "/Messages.json" in m["path"]]
+            listed = [
+                {
+                    "sid": m["sid"],
+                    "to": m["body"].get("To"),
+                    "from": m["body"].get("From"),
+                    "body": m["body"].get("Body"),
+                    "status": "sent",
+                    "date_created": formatdate(m["at"], usegmt=True),
+                }
+                for m in taken
+                if to in (None, m["body"].get("To")) and sender in (None, m["body"].get("From"))
+            ]
+            self._answer(200, {"messages": listed, "next_page_uri": None, "page": 0})
+
+        def _accept(self, sid: str) -> None:
             if "/Messages.json" in self.path:
-                sid = "SM" + uuid.uuid4().hex
                 self._answer(201, {"sid": sid, "status": "queued", "account_sid": "AC" + "0" * 32})
             else:
                 self._answer(202, None, {"X-Message-Id": uuid.uuid4().hex[:22]})

@@ -13,10 +13,19 @@ from sqlalchemy import select
 from tests import prism
 from tests.channels_support import add_customer, make_dispatcher, notify
 from tests.factories import brand_rows
-from tests.flaky_provider import DROP, flaky_provider, gateway, slow, status
+from tests.flaky_provider import (
+    DROP,
+    Behaviour,
+    FlakyProvider,
+    flaky_provider,
+    gateway,
+    slow,
+    status,
+)
 from tests.smtp import smtp_server
 from tests.test_outbox_dispatch import CrashAfterSend, SimulatedCrash
-from tidings.channels.base import Channel
+from tidings.channels.base import Channel, OutboundMessage
+from tidings.channels.dispatch import Dispatcher
 from tidings.channels.outbox import POSSIBLY_SENT
 from tidings.channels.sendgrid import SendGridChannel
 from tidings.channels.smtp import SMTPChannel
@@ -149,3 +158,83 @@ class TestCrashBetweenSendAndCommit:
         assert box.received[0]["Message-ID"] == box.received[1]["Message-ID"]
         row = _rows(sessions)[row_id]
         assert row.state is S.SENT and row.provider_message_id == box.received[0]["Message-ID"]
+
+
+class TestReconcilePossiblySent:
+    """Twilio can list what it sent: possibly-sent rows are settled by asking it."""
+
+    def _possibly_sent(
+        self, sessions: SessionFactory, brands: BrandsFile, server: FlakyProvider, first: Behaviour
+    ) -> tuple[int, TwilioChannel]:
+        [row_id] = _customers(sessions, brands, 1, "whatsapp")
+        http = prism.LoopbackTwilioHttpClient({"*": server.url}, timeout=(1.0, 0.5))
+        client = twilio_client(prism.ACCOUNT_SID, prism.AUTH_TOKEN, http_client=http)
+        channel = TwilioChannel(kind=ChannelKind.WHATSAPP, client=client)
+        server.then(first)
+        sending = make_dispatcher(sessions, brands, {channel.kind: channel})
+        assert sending.run_until_idle().counts == {"possibly_sent": 1}
+        sending.close()
+        return row_id, channel
+
+    def _later(
+        self, sessions: SessionFactory, brands: BrandsFile, channel: TwilioChannel
+    ) -> Dispatcher:
+        later = utcnow() + timedelta(minutes=10)
+        return make_dispatcher(sessions, brands, {channel.kind: channel}, clock=lambda: later)
+
+    def test_a_message_the_provider_took_is_recorded_sent(
+        self, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """A 502 from a gateway after Twilio took the message: found, recorded with its SID,
+        never sent again."""
+        with flaky_provider() as server:
+            row_id, channel = self._possibly_sent(sessions, brands, server, gateway(502))
+            dispatcher = self._later(sessions, brands, channel)
+            assert dispatcher.reconcile().counts == {"found": 1}
+            assert dispatcher.run_until_idle().counts == {}
+            dispatcher.close()
+            [taken] = server.accepted
+        row = _rows(sessions)[row_id]
+        assert row.state is S.SENT and row.provider_message_id == taken["sid"]
+
+    def test_a_message_the_provider_never_took_is_sent_once(
+        self, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """A 500 before Twilio took anything: absent, so it goes back to the queue and out once."""
+        with flaky_provider() as server:
+            row_id, channel = self._possibly_sent(sessions, brands, server, status(500))
+            assert server.accepted == []
+            dispatcher = self._later(sessions, brands, channel)
+            assert dispatcher.reconcile().counts == {"resent": 1}
+            assert dispatcher.run_until_idle().counts == {"sent": 1}
+            assert dispatcher.reconcile().counts == {}
+            dispatcher.close()
+            assert len(server.accepted) == 1
+        assert _rows(sessions)[row_id].state is S.SENT
+
+    def test_too_soon_is_left_alone(self, sessions: SessionFactory, brands: BrandsFile) -> None:
+        """Within the settling time nothing is asked: the provider's list may lag its sends."""
+        with flaky_provider() as server:
+            row_id, channel = self._possibly_sent(sessions, brands, server, status(500))
+            dispatcher = make_dispatcher(sessions, brands, {channel.kind: channel})
+            assert dispatcher.reconcile().counts == {}
+            dispatcher.close()
+        assert _rows(sessions)[row_id].hold_reason == POSSIBLY_SENT
+
+    def test_the_lookup_keeps_to_the_contract(self) -> None:
+        """The list request Tidings makes is valid against Twilio's published contract."""
+        http = prism.LoopbackTwilioHttpClient(prism.twilio_routes())
+        client = twilio_client(prism.ACCOUNT_SID, prism.AUTH_TOKEN, http_client=http)
+        channel = TwilioChannel(kind=ChannelKind.WHATSAPP, client=client)
+        message = OutboundMessage(
+            notification_id=1,
+            idempotency_key="k",
+            kind=ChannelKind.WHATSAPP,
+            brand="kapas",
+            sender="whatsapp:+14155238886",
+            recipient="whatsapp:+919800000001",
+            text="Your order KAP-100001 is confirmed.",
+        )
+        found = channel.find_sent(message, since=utcnow() - timedelta(hours=1))
+        assert found.verdict in ("found", "absent", "unsure")
+        assert http.sent[-1][0] == "GET" and http.sent[-1][2] == 200

@@ -34,6 +34,7 @@ from tidings.channels.compose import Links, compose, message_from_row
 from tidings.channels.outbox import POSSIBLY_SENT
 from tidings.channels.policy import Drop, Hold, SendPolicy
 from tidings.channels.ratelimit import TokenBucket
+from tidings.channels.reconcile import ReconcileReport, reconcile
 from tidings.channels.render import Renderer, default_renderer
 from tidings.channels.status import apply_waiting
 from tidings.config.brands import Brand, BrandsFile
@@ -54,6 +55,7 @@ from tidings.store.models import BrandRow, Customer, Notification
 log = get_logger(__name__)
 S = NotificationState
 CONSUMES = (S.PENDING, S.HELD, S.SENDING)
+RECONCILE_EVERY = timedelta(minutes=1)
 DEFAULT_RETRY = leasing.RetryPolicy(max_attempts=6, base_seconds=30.0, cap_seconds=3600.0)
 
 OUTCOMES = Counter(
@@ -146,6 +148,7 @@ class Dispatcher:
         }
         self._brand_slugs: dict[int, str] = {}
         self._in_flight: _Batch | None = None
+        self._next_reconcile = clock()
         # Outcomes of provider calls not yet committed (kept across a database outage).
         self._sent: list[tuple[int, SendResult]] = []
         self._failures: list[tuple[int, Channel | None, TidingsError]] = []
@@ -176,7 +179,7 @@ class Dispatcher:
         log.info("dispatcher started", owner=self.owner, channels=sorted(self.channels))
         try:
             run_until_stopped(
-                lambda: self._pipelined_pass(DispatchReport()),
+                self._forever_pass,
                 self.stopping,
                 idle_sleep=idle_sleep,
                 max_backoff=max_backoff,
@@ -186,6 +189,26 @@ class Dispatcher:
                 batch, self._in_flight = self._in_flight, None
                 self._finish_batch(batch)
         log.info("dispatcher stopped", owner=self.owner)
+
+    def reconcile(self) -> ReconcileReport:
+        """Settle possibly-sent rows with the providers that can look a message up."""
+        return reconcile(
+            session_factory=self.sessions,
+            brands=self.brands,
+            channels=self.channels,
+            links=self.links,
+            now=self.clock(),
+        )
+
+    def _forever_pass(self) -> int:
+        """A pipelined pass, and now and then a reconciliation of possibly-sent rows."""
+        handled = self._pipelined_pass(DispatchReport())
+        now = self.clock()
+        if now >= self._next_reconcile:
+            self._next_reconcile = now + RECONCILE_EVERY
+            settled = self.reconcile().counts
+            handled += settled.get("found", 0) + settled.get("resent", 0)
+        return handled
 
     def _pipelined_pass(self, total: DispatchReport) -> int:
         """Start the next batch while the previous one is on the wire, then record that one.

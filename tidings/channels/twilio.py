@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,12 +23,14 @@ from twilio.rest import Client
 
 from tidings.channels.base import OutboundMessage, SendResult
 from tidings.channels.classify import from_requests, from_status
+from tidings.channels.reconcile import Lookup
 from tidings.errors import ChannelRejectedError, ConfigError
 from tidings.store.enums import ChannelKind
 
 PROVIDER = "twilio"
 # Requests go to these hosts; a routing client can point each at another base URL.
 TWILIO_HOSTS = ("api.twilio.com", "content.twilio.com")
+LOOKUP_LIMIT = 20  # newest messages to one recipient examined when settling a possibly-sent row
 
 
 class RoutedTwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]  # the SDK is untyped
@@ -125,6 +128,24 @@ class TwilioChannel:
             raise from_requests(PROVIDER, exc) from exc
         return SendResult(provider=PROVIDER, provider_message_id=str(created.sid))
 
+    def find_sent(self, message: OutboundMessage, *, since: datetime) -> Lookup:
+        """Whether Twilio holds ``message``: the newest messages to its recipient from its sender
+        (created since ``since``), matched on the text. Template messages cannot be matched on
+        text, so any message in the window leaves them unsure."""
+        try:
+            listed = self.client.messages.list(
+                to=message.recipient, from_=message.sender, limit=LOOKUP_LIMIT
+            )
+        except TwilioRestException as exc:
+            raise from_status(PROVIDER, int(exc.status), f"{exc.code}: {exc.msg}") from exc
+        except requests.RequestException as exc:
+            raise from_requests(PROVIDER, exc) from exc
+        recent = [m for m in listed if m.date_created is None or m.date_created >= since]
+        for sent in recent:
+            if not message.content_sid and _same_text(sent.body, message.text):
+                return Lookup("found", SendResult(provider=PROVIDER, provider_message_id=sent.sid))
+        return Lookup("unsure" if recent and message.content_sid else "absent")
+
     def _params(self, message: OutboundMessage) -> dict[str, Any]:
         params: dict[str, Any] = {"to": message.recipient, "from_": message.sender}
         if message.content_sid:
@@ -143,3 +164,7 @@ class TwilioChannel:
         session = getattr(self.client.http_client, "session", None)
         if session is not None:
             session.close()
+
+
+def _same_text(sent: str | None, ours: str) -> bool:
+    return " ".join((sent or "").split()) == " ".join(ours.split())

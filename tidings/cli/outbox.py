@@ -138,6 +138,28 @@ def dispatch_command(
         dispatcher.close()
 
 
+@app.command("reconcile")
+def reconcile_command(
+    public_url: str | None = typer.Option(
+        None, help="as given to `dispatch` (default: TIDINGS_WEB__PUBLIC_URL)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="end with one JSON line of counts"),
+) -> None:
+    """Ask the providers about possibly-sent rows: sent ones are recorded, never-sent ones go
+    back to the queue, the rest stay for an operator. `dispatch` also does this every minute."""
+    dispatcher = build_dispatcher(load_settings(), concurrency=1, public_url=public_url)
+    try:
+        counts = dispatcher.reconcile().counts
+    finally:
+        dispatcher.close()
+    if as_json:
+        _print_json(counts)
+    else:
+        console.print(
+            ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing to settle"
+        )
+
+
 @app.command("replay")
 def replay_command(
     ids: list[int] = typer.Option([], "--id", help="notification id to send again (repeatable)"),
