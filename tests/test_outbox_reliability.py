@@ -22,6 +22,7 @@ from tests.flaky_provider import (
     slow,
     status,
 )
+from tests.http import free_port
 from tests.smtp import smtp_server
 from tests.test_outbox_dispatch import CrashAfterSend, SimulatedCrash
 from tidings.channels.base import Channel, OutboundMessage
@@ -211,6 +212,21 @@ class TestReconcilePossiblySent:
             dispatcher.close()
             assert len(server.accepted) == 1
         assert _rows(sessions)[row_id].state is S.SENT
+
+    def test_a_failed_lookup_changes_nothing(
+        self, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """Twilio unreachable when asked: the row stays possibly sent, to be asked again."""
+        with flaky_provider() as server:
+            row_id, _ = self._possibly_sent(sessions, brands, server, status(500))
+        closed = prism.LoopbackTwilioHttpClient({"*": f"http://127.0.0.1:{free_port()}"})
+        client = twilio_client(prism.ACCOUNT_SID, prism.AUTH_TOKEN, http_client=closed)
+        unreachable = TwilioChannel(kind=ChannelKind.WHATSAPP, client=client)
+        dispatcher = self._later(sessions, brands, unreachable)
+        assert dispatcher.reconcile().counts == {"error": 1}
+        dispatcher.close()
+        row = _rows(sessions)[row_id]
+        assert row.state is S.DEAD and row.hold_reason == POSSIBLY_SENT
 
     def test_too_soon_is_left_alone(self, sessions: SessionFactory, brands: BrandsFile) -> None:
         """Within the settling time nothing is asked: the provider's list may lag its sends."""

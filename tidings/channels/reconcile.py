@@ -24,7 +24,6 @@ from tidings.channels.compose import Links, message_from_row
 from tidings.channels.outbox import POSSIBLY_SENT
 from tidings.channels.status import apply_waiting
 from tidings.config.brands import BrandsFile
-from tidings.errors import ChannelError
 from tidings.logs import get_logger
 from tidings.store.base import utcnow
 from tidings.store.db import SessionFactory, transaction
@@ -121,7 +120,8 @@ def _settle(
         message = message_from_row(row, brands.get(slug), links=links)
         try:
             found = channel.find_sent(message, since=row.created_at - timedelta(minutes=1))
-        except ChannelError as exc:
+        except Exception as exc:  # a failed lookup, or an SDK's surprise: ask again later
+            # The type only: a provider's text can quote the recipient.
             log.warning(
                 "possibly-sent lookup failed", notification_id=row.id, error=type(exc).__name__
             )
