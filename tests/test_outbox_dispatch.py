@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -237,6 +239,61 @@ class TestDispatch:
         assert row.state is S.PENDING and channel.accepted == []
         assert "lease ran out" in (row.last_error or "")
         dispatcher.close()
+
+    def test_a_batch_prepared_again_counts_each_outcome_once(
+        self, sessions: SessionFactory, brands: BrandsFile, tmp_path: Path
+    ) -> None:
+        """An opted-out row (dropped) before a refused one: the batch is prepared again, and the
+        drop is counted once in the metrics."""
+        from tidings.channels.dispatch import OUTCOMES
+
+        with transaction(sessions) as session:
+            rows = brand_rows(session, brands)
+            for i, (event, opted_in) in enumerate(
+                [("order_confirmed", False), ("address_updated", True)]
+            ):
+                person = add_customer(
+                    session,
+                    rows["kapas"],
+                    email=f"c{i}@example.in",
+                    channels=("email",),
+                    opted_in={"email": opted_in},
+                )
+                notify(session, rows["kapas"], person, event=event, order_number=f"KAP-{i}")
+        dropped = OUTCOMES.labels(channel="email", outcome="dropped")
+        before = dropped._value.get()
+        renderer = FakeRenderer(refuse={"address_updated"})
+        dispatcher = make_dispatcher(sessions, brands, file_channels(tmp_path), renderer=renderer)
+        assert dispatcher.run_until_idle().counts == {"dropped": 1, "dead": 1}
+        assert dropped._value.get() - before == 1
+
+    @pytest.mark.postgres
+    def test_a_row_the_database_refuses_dies_alone(
+        self, sessions: SessionFactory, brands: BrandsFile, tmp_path: Path
+    ) -> None:
+        """PostgreSQL refuses a NUL byte in a rendered text: that row is dead with the reason,
+        the rest of its batch goes out; the dispatcher does not take it for an outage."""
+
+        class NulRenderer(FakeRenderer):
+            def __call__(self, **kwargs: Any) -> Any:
+                rendered = super().__call__(**kwargs)
+                if kwargs["event"] != "address_updated":
+                    return rendered
+                return replace(rendered, text=rendered.text + "\x00")
+
+        with transaction(sessions) as session:
+            rows = brand_rows(session, brands)
+            for i, event in enumerate(["order_confirmed", "address_updated", "order_confirmed"]):
+                person = add_customer(
+                    session, rows["kapas"], email=f"c{i}@example.in", channels=("email",)
+                )
+                notify(session, rows["kapas"], person, event=event, order_number=f"KAP-{i}")
+        dispatcher = make_dispatcher(
+            sessions, brands, file_channels(tmp_path), renderer=NulRenderer()
+        )
+        assert dispatcher.run_until_idle().counts == {"sent": 2, "dead": 1}
+        [dead] = [row for row in _rows(sessions) if row.state is S.DEAD]
+        assert dead.event == "address_updated" and "refused" in (dead.last_error or "")
 
     def test_outcomes_wait_through_a_database_outage(
         self, sessions: SessionFactory, brands: BrandsFile, monkeypatch: pytest.MonkeyPatch

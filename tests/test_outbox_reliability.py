@@ -213,6 +213,24 @@ class TestReconcilePossiblySent:
             assert len(server.accepted) == 1
         assert _rows(sessions)[row_id].state is S.SENT
 
+    def test_other_messages_to_the_recipient_leave_it_to_an_operator(
+        self, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """Twilio holds a message to that recipient with another text (its stored text may differ
+        from ours: a prefix, a footer): it might be ours, so nothing is resent."""
+        with flaky_provider() as server:
+            row_id, channel = self._possibly_sent(sessions, brands, server, status(500))
+            with transaction(sessions) as session:
+                row = session.get(Notification, row_id)
+                assert row is not None
+                client = channel.client
+                client.messages.create(to=row.recipient, from_="whatsapp:+14155238886", body="Hi")
+            dispatcher = self._later(sessions, brands, channel)
+            assert dispatcher.reconcile().counts == {"unsure": 1}
+            dispatcher.close()
+            assert len(server.accepted) == 1  # only the other message
+        assert _rows(sessions)[row_id].hold_reason == POSSIBLY_SENT
+
     def test_a_failed_lookup_changes_nothing(
         self, sessions: SessionFactory, brands: BrandsFile
     ) -> None:
@@ -252,5 +270,5 @@ class TestReconcilePossiblySent:
             text="Your order KAP-100001 is confirmed.",
         )
         found = channel.find_sent(message, since=utcnow() - timedelta(hours=1))
-        assert found.verdict in ("found", "absent", "unsure")
+        assert found.others >= 0 and isinstance(found.matches, list)
         assert http.sent[-1][0] == "GET" and http.sent[-1][2] == 200

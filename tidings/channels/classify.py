@@ -1,6 +1,7 @@
 """Turn provider failures into ``ChannelError``s that say whether a retry can help.
 
-- 429 and 503: transient, nothing was sent (the provider said it took nothing).
+- 429 and 503: transient, nothing was sent (the provider said it took nothing). A proxy of
+  your own between Tidings and the provider must not answer 503 after forwarding a request.
 - 500, 502, 504 and 408: the provider, or a gateway in front of it, failed while handling the
   request, so the message may be out (``ChannelOutcomeUnknownError``). Neither Twilio's nor
   SendGrid's send takes an idempotency key: retrying these blindly is how customers get a

@@ -18,15 +18,15 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter
 from sqlalchemy import select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from tidings.channels.base import Channel, OutboundMessage, SendResult
@@ -48,7 +48,7 @@ from tidings.logs import get_logger
 from tidings.pipeline.loop import run_until_stopped
 from tidings.store import lease as leasing
 from tidings.store.base import utcnow
-from tidings.store.db import SessionFactory, transaction
+from tidings.store.db import SessionFactory, refused_data, transaction
 from tidings.store.enums import ChannelKind, NotificationState
 from tidings.store.models import BrandRow, Customer, Notification
 
@@ -148,6 +148,7 @@ class Dispatcher:
         }
         self._brand_slugs: dict[int, str] = {}
         self._in_flight: _Batch | None = None
+        self._uncounted: list[tuple[str, str]] = []  # (channel, outcome) not yet committed
         self._next_reconcile = clock()
         # Outcomes of provider calls not yet committed (kept across a database outage).
         self._sent: list[tuple[int, SendResult]] = []
@@ -185,10 +186,26 @@ class Dispatcher:
                 max_backoff=max_backoff,
             )
         finally:
-            if self._in_flight is not None:  # the batch on the wire when stop() came
+            self._finish_on_stop()
+        log.info("dispatcher stopped", owner=self.owner)
+
+    def _finish_on_stop(self) -> None:
+        """Record the batch on the wire when stop() came, and anything still in memory. If the
+        database is down, say which rows' outcomes are lost (ids only): the lease protocol will
+        treat them as possibly sent."""
+        try:
+            if self._in_flight is not None:
                 batch, self._in_flight = self._in_flight, None
                 self._finish_batch(batch)
-        log.info("dispatcher stopped", owner=self.owner)
+            else:
+                self._flush()
+        except DBAPIError as exc:
+            unrecorded = [row_id for row_id, _ in self._sent] + [f[0] for f in self._failures]
+            log.error(
+                "outcomes not recorded at stop",
+                notification_ids=unrecorded,
+                error=type(exc.orig).__name__,
+            )
 
     def reconcile(self) -> ReconcileReport:
         """Settle possibly-sent rows with the providers that can look a message up."""
@@ -198,6 +215,9 @@ class Dispatcher:
             channels=self.channels,
             links=self.links,
             now=self.clock(),
+            max_attempts=self.retry.max_attempts,
+            # Well inside a lease, so the batch on the wire meanwhile is recorded in time.
+            budget=self.lease_for / 10,
         )
 
     def _forever_pass(self) -> int:
@@ -215,9 +235,13 @@ class Dispatcher:
 
         The provider calls of one batch overlap the database work of the next, so neither the
         providers nor the database wait for the other. Returns the rows leased or finished."""
+        # Outcomes a database outage kept in memory are committed before anything is leased:
+        # applied later, they could meet a row that was leased again meanwhile.
+        leftovers = self._flush()
         following = self._start_batch()
         previous, self._in_flight = self._in_flight, following
-        finished = self._finish_batch(previous) if previous is not None else self._flush()
+        finished = self._finish_batch(previous) if previous is not None else DispatchReport()
+        finished.merge(leftovers)
         total.merge(finished)
         return (following.leased if following else 0) + finished.handled
 
@@ -310,7 +334,7 @@ class Dispatcher:
         costs a flush of its own, a third of the dispatcher's database time."""
         try:
             return self._prepare_rows(ids, report, isolate=False)
-        except _RowFailedError:
+        except (_RowFailedError, DataError, IntegrityError):  # one row's data, at commit too
             return self._prepare_rows(ids, report, isolate=True)
 
     def _prepare_rows(
@@ -319,7 +343,7 @@ class Dispatcher:
         jobs: list[_Job] = []
         failures: list[tuple[int, TidingsError]] = []
         outcomes = DispatchReport()
-        with transaction(self.sessions) as session:
+        with self._counted(), transaction(self.sessions) as session:
             rows = session.scalars(select(Notification).where(Notification.id.in_(ids))).all()
             customers = self._customers(session, {r.customer_id for r in rows if r.customer_id})
             for row in sorted(rows, key=lambda r: r.id):
@@ -329,8 +353,13 @@ class Dispatcher:
                 try:
                     with session.begin_nested() if isolate else nullcontext():
                         outcome = self._prepare_row(session, row, customers)
-                except DBAPIError:  # the database, not the row: the run loop backs off
-                    raise
+                except DBAPIError as exc:
+                    if not refused_data(exc):  # the database, not the row: the loop backs off
+                        raise
+                    if not isolate:
+                        raise _RowFailedError from exc
+                    failures.append((row.id, TidingsError(f"the database refused the row: {exc}")))
+                    continue
                 except Exception as exc:  # recorded on the row and retried, never lost
                     if not isolate:
                         raise _RowFailedError from exc
@@ -408,7 +437,7 @@ class Dispatcher:
         if not sent:
             return []
         outcomes = []
-        with transaction(self.sessions) as session:
+        with self._counted(), transaction(self.sessions) as session:
             results = dict(sent)
             rows = session.scalars(select(Notification).where(Notification.id.in_(results))).all()
             recorded = []
@@ -425,14 +454,14 @@ class Dispatcher:
                     row.hold_reason = None
                 recorded.append(row)
                 outcomes.append("sent")
-                OUTCOMES.labels(channel=row.channel.value, outcome="sent").inc()
+                self._uncounted.append((row.channel.value, "sent"))
             apply_waiting(session=session, notifications=recorded)
         return outcomes
 
     def _failed(self, row_id: int, channel: Channel | None, exc: TidingsError) -> str:
         """Transaction 3: retry later, or dead-letter with the error."""
         error = f"{type(exc).__name__}: {exc}"
-        with transaction(self.sessions) as session:
+        with self._counted(), transaction(self.sessions) as session:
             if (
                 isinstance(exc, ChannelOutcomeUnknownError)
                 and channel is not None
@@ -484,7 +513,20 @@ class Dispatcher:
         row.lease_owner = row.lease_expires_at = None
         for name, value in values.items():
             setattr(row, name, value)
-        OUTCOMES.labels(channel=row.channel.value, outcome=state.value).inc()
+        self._uncounted.append((row.channel.value, state.value))
+
+    @contextmanager
+    def _counted(self) -> Iterator[None]:
+        """Outcome counters for what the enclosed transaction commits: published once it has
+        committed, dropped if it rolls back (a batch prepared again must not count twice)."""
+        try:
+            yield
+        except BaseException:
+            self._uncounted.clear()
+            raise
+        for channel, outcome in self._uncounted:
+            OUTCOMES.labels(channel=channel, outcome=outcome).inc()
+        self._uncounted.clear()
 
     def _not_before(self, session: Session, row_id: int, at: datetime) -> None:
         row = session.get(Notification, row_id, populate_existing=True)

@@ -9,6 +9,7 @@ this channel is not idempotent: a send interrupted by a crash is reported, never
 from __future__ import annotations
 
 import json
+import logging
 import os
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,9 @@ from tidings.store.enums import ChannelKind
 PROVIDER = "twilio"
 # Requests go to these hosts; a routing client can point each at another base URL.
 TWILIO_HOSTS = ("api.twilio.com", "content.twilio.com")
+# The SDK logs every request's URL and query at INFO, phone numbers included (To=, From=):
+# customers' numbers stay out of the logs.
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 LOOKUP_LIMIT = 20  # newest messages to one recipient examined when settling a possibly-sent row
 
 
@@ -129,9 +133,8 @@ class TwilioChannel:
         return SendResult(provider=PROVIDER, provider_message_id=str(created.sid))
 
     def find_sent(self, message: OutboundMessage, *, since: datetime) -> Lookup:
-        """Whether Twilio holds ``message``: the newest messages to its recipient from its sender
-        (created since ``since``), matched on the text. Template messages cannot be matched on
-        text, so any message in the window leaves them unsure."""
+        """The newest messages Twilio holds to ``message``'s recipient from its sender, created
+        since ``since``: which have our text (their SIDs) and how many do not."""
         try:
             listed = self.client.messages.list(
                 to=message.recipient, from_=message.sender, limit=LOOKUP_LIMIT
@@ -141,10 +144,13 @@ class TwilioChannel:
         except requests.RequestException as exc:
             raise from_requests(PROVIDER, exc) from exc
         recent = [m for m in listed if m.date_created is None or m.date_created >= since]
-        for sent in recent:
-            if not message.content_sid and _same_text(sent.body, message.text):
-                return Lookup("found", SendResult(provider=PROVIDER, provider_message_id=sent.sid))
-        return Lookup("unsure" if recent and message.content_sid else "absent")
+        matches = [str(m.sid) for m in recent if _same_text(m.body, message.text)]
+        return Lookup(
+            matches=matches,
+            others=len(recent) - len(matches),
+            # A full page may have cut older messages of the window off.
+            complete=len(listed) < LOOKUP_LIMIT,
+        )
 
     def _params(self, message: OutboundMessage) -> dict[str, Any]:
         params: dict[str, Any] = {"to": message.recipient, "from_": message.sender}

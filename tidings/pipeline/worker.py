@@ -14,15 +14,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy.exc import DataError, IntegrityError
-
 from tidings.errors import LeaseLostError, TidingsError
 from tidings.logs import get_logger
 from tidings.metrics import STEP_OUTCOMES
 from tidings.pipeline.loop import run_until_stopped
 from tidings.pipeline.steps import Step
 from tidings.store import lease as leasing
-from tidings.store.db import SessionFactory, make_session_factory, transaction
+from tidings.store.db import SessionFactory, make_session_factory, refused_data, transaction
 
 log = get_logger(__name__)
 
@@ -32,7 +30,7 @@ def is_permanent(exc: Exception) -> bool:
     (too long, wrong type, a constraint) - the same row would be refused again."""
     if isinstance(exc, TidingsError):
         return not exc.transient
-    return isinstance(exc, DataError | IntegrityError)
+    return refused_data(exc)
 
 
 def worker_id() -> str:

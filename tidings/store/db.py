@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -81,3 +82,9 @@ def transaction(factory: SessionFactory) -> Iterator[Session]:
     """One unit of work: commits on success, rolls back on any exception."""
     with factory() as session, session.begin():
         yield session
+
+
+def refused_data(exc: BaseException) -> bool:
+    """Whether the database refused this data (too long, wrong type, a constraint): the same
+    row would be refused again, so it is the row's failure, not an outage."""
+    return isinstance(exc, DataError | IntegrityError)
