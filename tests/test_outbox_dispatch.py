@@ -89,6 +89,17 @@ def _setup(sessions: SessionFactory, brands: BrandsFile, **customer: object) -> 
         return notify(session, rows["kapas"], person).id
 
 
+def _three_emails(sessions: SessionFactory, brands: BrandsFile) -> None:
+    """Three email notifications in one batch; the middle one is ``address_updated``."""
+    with transaction(sessions) as session:
+        rows = brand_rows(session, brands)
+        for i, event in enumerate(["order_confirmed", "address_updated", "order_confirmed"]):
+            person = add_customer(
+                session, rows["kapas"], email=f"c{i}@example.in", channels=("email",)
+            )
+            notify(session, rows["kapas"], person, event=event, order_number=f"KAP-{i}")
+
+
 class TestEnqueue:
     def test_duplicate_enqueue_returns_the_existing_row(
         self, sessions: SessionFactory, brands: BrandsFile
@@ -212,13 +223,7 @@ class TestDispatch:
         self, sessions: SessionFactory, brands: BrandsFile, tmp_path: Path
     ) -> None:
         """A batch with one row the engine refuses: that row dies alone, the others go out."""
-        with transaction(sessions) as session:
-            rows = brand_rows(session, brands)
-            for i, event in enumerate(["order_confirmed", "address_updated", "order_confirmed"]):
-                person = add_customer(
-                    session, rows["kapas"], email=f"c{i}@example.in", channels=("email",)
-                )
-                notify(session, rows["kapas"], person, event=event, order_number=f"KAP-{i}")
+        _three_emails(sessions, brands)
         renderer = FakeRenderer(refuse={"address_updated"})
         dispatcher = make_dispatcher(sessions, brands, file_channels(tmp_path), renderer=renderer)
         assert dispatcher.run_until_idle().counts == {"sent": 2, "dead": 1}
@@ -281,13 +286,7 @@ class TestDispatch:
                     return rendered
                 return replace(rendered, text=rendered.text + "\x00")
 
-        with transaction(sessions) as session:
-            rows = brand_rows(session, brands)
-            for i, event in enumerate(["order_confirmed", "address_updated", "order_confirmed"]):
-                person = add_customer(
-                    session, rows["kapas"], email=f"c{i}@example.in", channels=("email",)
-                )
-                notify(session, rows["kapas"], person, event=event, order_number=f"KAP-{i}")
+        _three_emails(sessions, brands)
         dispatcher = make_dispatcher(
             sessions, brands, file_channels(tmp_path), renderer=NulRenderer()
         )
