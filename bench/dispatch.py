@@ -1,7 +1,7 @@
 """Dispatch rate: notifications sent per second by the outbox dispatcher to the mock providers.
 
     python bench/dispatch.py [--quick] [--json] [--messages N] [--concurrency N] [--rate-limits]
-                             [--database-url URL]
+                             [--processes N] [--database-url URL]
 
 Prism mock servers built from the official Twilio and SendGrid specs stand in for the providers
 (install them with `bash .ci/setup.d/20-prism.sh`); every request is validated against the
@@ -9,6 +9,7 @@ contract. Messages are a mix of WhatsApp, SMS and email. Each one takes the full
 policy, render, commit `sending`, provider call, commit `sent`. Rendering uses a trivial renderer
 so the figure is the dispatcher's, not the template engine's. --rate-limits applies the
 providers' default limits (Twilio SMS 10/s!); without it the providers are unthrottled.
+--processes N runs N dispatcher processes against the one database, as a deployment scales.
 The last line with --json is one JSON object of the figures. --quick sends 300 messages.
 """
 
@@ -16,9 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
 import tempfile
 import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,12 +98,58 @@ def seed(sessions: Any, count: int, *, first: int = 0) -> None:
             )
 
 
+@dataclass(frozen=True)
+class Setup:
+    """What a dispatcher process needs to start on its own."""
+
+    url: str
+    routes: dict[str, str]
+    sendgrid_url: str
+    concurrency: int
+    rate_limits: bool
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one dispatcher process did."""
+
+    outcomes: dict[str, int]
+    twilio_statuses: list[int]
+
+
+def run_dispatcher(setup: Setup) -> Result:
+    """One dispatcher, with its own engine and provider clients, until nothing is due."""
+    engine = make_engine(setup.url)
+    http = prism.LoopbackTwilioHttpClient(setup.routes)
+    client = twilio_client(prism.ACCOUNT_SID, prism.AUTH_TOKEN, http_client=http)
+    channels = {
+        ChannelKind.WHATSAPP: TwilioChannel(kind=ChannelKind.WHATSAPP, client=client),
+        ChannelKind.SMS: TwilioChannel(kind=ChannelKind.SMS, client=client),
+        ChannelKind.EMAIL: SendGridChannel(api_key="SG.bench", host=setup.sendgrid_url),
+    }
+    if not setup.rate_limits:
+        for channel in channels.values():
+            channel.rate_per_second = None
+    dispatcher = Dispatcher(
+        session_factory=make_session_factory(engine),
+        brands=load_brands(BUNDLED_BRANDS_FILE),
+        channels=channels,
+        renderer=plain_renderer,
+        concurrency=setup.concurrency,
+    )
+    report = dispatcher.run_until_idle()
+    dispatcher.close()
+    engine.dispose()
+    return Result(report.counts, sorted({status for _, _, status in http.sent}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="300 messages instead of 2,000")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of figures")
     parser.add_argument("--messages", type=int, default=None)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=16, help="per process")
+    parser.add_argument("--processes", type=int, default=1, help="dispatcher processes")
     parser.add_argument("--rate-limits", action="store_true", help="apply provider rate limits")
     parser.add_argument(
         "--database-url", default=None, help="an empty database (default: a temporary SQLite file)"
@@ -120,30 +170,19 @@ def main() -> None:
         engine = make_engine(url)
         sessions = make_session_factory(engine)
         seed(sessions, WARM_UP)
-        http = prism.LoopbackTwilioHttpClient(routes)
-        client = twilio_client(prism.ACCOUNT_SID, prism.AUTH_TOKEN, http_client=http)
-        channels = {
-            ChannelKind.WHATSAPP: TwilioChannel(kind=ChannelKind.WHATSAPP, client=client),
-            ChannelKind.SMS: TwilioChannel(kind=ChannelKind.SMS, client=client),
-            ChannelKind.EMAIL: SendGridChannel(api_key="SG.bench", host=sendgrid_url),
-        }
-        if not args.rate_limits:
-            for channel in channels.values():
-                channel.rate_per_second = None
-        dispatcher = Dispatcher(
-            session_factory=sessions,
-            brands=load_brands(BUNDLED_BRANDS_FILE),
-            channels=channels,
-            renderer=plain_renderer,
-            concurrency=args.concurrency,
-        )
+        setup = Setup(url, routes, sendgrid_url, args.concurrency, args.rate_limits)
         # Prism answers its first requests slowly (its JIT warming up): send a few untimed.
-        dispatcher.run_until_idle()
+        warm = run_dispatcher(setup)
         seed(sessions, count, first=WARM_UP)
+        engine.dispose()  # nothing of the parent's pool may cross a fork
         t = time.perf_counter()
-        report = dispatcher.run_until_idle()
+        if args.processes == 1:
+            results = [run_dispatcher(setup)]
+        else:
+            fork = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(args.processes, mp_context=fork) as pool:
+                results = list(pool.map(run_dispatcher, [setup] * args.processes))
         elapsed = time.perf_counter() - t
-        dispatcher.close()
         with sessions() as session:
             sent = (
                 session.scalar(
@@ -151,15 +190,19 @@ def main() -> None:
                     .select_from(Notification)
                     .where(Notification.state == NotificationState.SENT)
                 )
-                - WARM_UP
-            )
+                or 0
+            ) - WARM_UP
         engine.dispose()
     prism.stop_all()
-    statuses = sorted({status for _, _, status in http.sent})
+    outcomes: Counter[str] = Counter()
+    for result in results:
+        outcomes.update(result.outcomes)
+    statuses = sorted({s for result in [warm, *results] for s in result.twilio_statuses})
     figures.update(
         {
+            "processes": args.processes,
             "sent": sent,
-            "outcomes": report.counts,
+            "outcomes": dict(outcomes),
             "twilio_statuses": statuses,
             "dispatch_s": round(elapsed, 3),
             "messages_per_s": round((sent or 0) / elapsed, 1),
