@@ -231,6 +231,29 @@ class TestReconcilePossiblySent:
             assert len(server.accepted) == 1  # only the other message
         assert _rows(sessions)[row_id].hold_reason == POSSIBLY_SENT
 
+    def test_a_sid_another_row_holds_is_not_taken(
+        self, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """The only message with our text is already recorded for another notification (the
+        same text to the same person): it is not ours to take, so the row stays."""
+        with flaky_provider() as server:
+            row_id, channel = self._possibly_sent(sessions, brands, server, gateway(502))
+            [taken] = server.accepted
+            with transaction(sessions) as session:
+                other = session.get(Notification, row_id)
+                assert other is not None
+                twin = notify(
+                    session,
+                    brand_rows(session, brands)["kapas"],
+                    add_customer(session, brand_rows(session, brands)["kapas"], email="x@e.in"),
+                    episode="twin",
+                )
+                twin.state, twin.provider_message_id = S.SENT, taken["sid"]
+            dispatcher = self._later(sessions, brands, channel)
+            assert dispatcher.reconcile().counts == {"unsure": 1}
+            dispatcher.close()
+        assert _rows(sessions)[row_id].hold_reason == POSSIBLY_SENT
+
     def test_a_failed_lookup_changes_nothing(
         self, sessions: SessionFactory, brands: BrandsFile
     ) -> None:
