@@ -46,25 +46,17 @@ from tidings.store.db import make_engine, make_session_factory, transaction  # n
 from tidings.store.enums import ChannelKind, NotificationState  # noqa: E402
 from tidings.store.migrate import upgrade  # noqa: E402
 from tidings.store.models import Customer, CustomerConsent, Notification  # noqa: E402
+from tidings.templates.render import RenderedMessage  # noqa: E402
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """A trivial rendering."""
-
-    subject: str | None
-    text: str
-    html: str | None
-    template_version_id: int | None
-    language: str
-
-
-def plain_renderer(**kwargs: Any) -> Rendered:
+def plain_renderer(**kwargs: Any) -> RenderedMessage:
     """Subject and text from the event and order number; nothing else."""
     number = kwargs["variables"]["order"]["number"]
     text = f"Update on your order {number}: {kwargs['event']}."
     subject = f"Order {number}" if kwargs["channel"] is ChannelKind.EMAIL else None
-    return Rendered(subject, text, None, None, kwargs["language"])
+    return RenderedMessage(
+        subject=subject, text=text, html=None, template_version_id=None, language=kwargs["language"]
+    )
 
 
 def seed(sessions: Any, count: int, *, first: int = 0) -> None:

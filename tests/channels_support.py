@@ -21,19 +21,9 @@ from tidings.store.db import SessionFactory
 from tidings.store.enums import ChannelKind
 from tidings.store.lease import RetryPolicy
 from tidings.store.models import BrandRow, Customer, CustomerConsent, Notification, Order
+from tidings.templates.render import RenderedMessage
 
 FAST_RETRY = RetryPolicy(max_attempts=4, base_seconds=0.0, cap_seconds=0.0)
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """What the fake renderer returns."""
-
-    subject: str | None
-    text: str
-    html: str | None
-    template_version_id: int | None
-    language: str
 
 
 @dataclass
@@ -53,7 +43,7 @@ class FakeRenderer:
         language: str,
         time_zone: str,
         variables: dict[str, Any],
-    ) -> Rendered:
+    ) -> RenderedMessage:
         """Render from the variables; refuse events in ``refuse``."""
         self.calls.append(
             {
@@ -71,10 +61,16 @@ class FakeRenderer:
         text = f"{event} for {name}, order {number} ({language}) - {brand.voice.sign_off}"
         if channel is ChannelKind.EMAIL:
             unsubscribe = variables.get("links", {}).get("unsubscribe", "")
-            return Rendered(
-                f"{brand.name}: {event}", text, f"<p>{text}</p>{unsubscribe}", None, language
+            return RenderedMessage(
+                subject=f"{brand.name}: {event}",
+                text=text,
+                html=f"<p>{text}</p>{unsubscribe}",
+                template_version_id=None,
+                language=language,
             )
-        return Rendered(None, text, None, None, language)
+        return RenderedMessage(
+            subject=None, text=text, html=None, template_version_id=None, language=language
+        )
 
 
 def add_customer(

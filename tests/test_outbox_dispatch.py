@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -284,7 +283,7 @@ class TestDispatch:
                 rendered = super().__call__(**kwargs)
                 if kwargs["event"] != "address_updated":
                     return rendered
-                return replace(rendered, text=rendered.text + "\x00")
+                return rendered.model_copy(update={"text": rendered.text + "\x00"})
 
         _three_emails(sessions, brands)
         dispatcher = make_dispatcher(
