@@ -96,9 +96,14 @@ class _RowFailedError(Exception):
     """A row of a batch failed to prepare: prepare the batch again, a savepoint per row."""
 
 
-def _as_channel_error(exc: Exception) -> TidingsError:
-    """Our errors as they are; anything else becomes a retryable channel error."""
-    return exc if isinstance(exc, TidingsError) else ChannelError(f"{type(exc).__name__}: {exc}")
+def _row_error(exc: Exception) -> TidingsError:
+    """Why one row failed to prepare: our errors as they are; data the database refused is
+    permanent; anything else becomes a retryable channel error."""
+    if isinstance(exc, TidingsError):
+        return exc
+    if refused_data(exc):
+        return TidingsError(f"the database refused the row: {exc}")
+    return ChannelError(f"{type(exc).__name__}: {exc}")
 
 
 @dataclass
@@ -353,17 +358,12 @@ class Dispatcher:
                 try:
                     with session.begin_nested() if isolate else nullcontext():
                         outcome = self._prepare_row(session, row, customers)
-                except DBAPIError as exc:
-                    if not refused_data(exc):  # the database, not the row: the loop backs off
-                        raise
+                except Exception as exc:  # recorded on the row, never lost
+                    if isinstance(exc, DBAPIError) and not refused_data(exc):
+                        raise  # the database, not the row: the run loop backs off
                     if not isolate:
                         raise _RowFailedError from exc
-                    failures.append((row.id, TidingsError(f"the database refused the row: {exc}")))
-                    continue
-                except Exception as exc:  # recorded on the row and retried, never lost
-                    if not isolate:
-                        raise _RowFailedError from exc
-                    failures.append((row.id, _as_channel_error(exc)))
+                    failures.append((row.id, _row_error(exc)))
                     continue
                 if isinstance(outcome, str):
                     outcomes.add(outcome)

@@ -106,10 +106,10 @@ def reconcile(
             .limit(limit)
         ).all()
     deadline = time.monotonic() + budget.total_seconds()
+    context = _Context(session_factory, brands, channels, links or Links(), now, max_attempts)
     for row_id in ids:
         if time.monotonic() > deadline:
             break
-        context = _Context(session_factory, brands, channels, links or Links(), now, max_attempts)
         report.add(_settle(context, row_id))
     return report
 

@@ -25,6 +25,7 @@ from twilio.rest import Client
 from tidings.channels.base import OutboundMessage, SendResult
 from tidings.channels.classify import from_requests, from_status
 from tidings.channels.reconcile import Lookup
+from tidings.config.settings import TwilioSettings
 from tidings.errors import ChannelRejectedError, ConfigError
 from tidings.store.enums import ChannelKind
 
@@ -63,7 +64,7 @@ class RoutedTwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]  # the SDK
         of a send's CPU). When every host this client calls gets the same proxies, they are
         pinned and the scan is turned off; otherwise requests keeps doing it per URL."""
         targets = {self.route(f"https://{host}/") for host in TWILIO_HOSTS}
-        targets |= {base for base in self.routes.values()}
+        targets |= set(self.routes.values())
         found = [get_environ_proxies(target) for target in sorted(targets)]
         if any(proxies != found[0] for proxies in found):
             return
@@ -117,8 +118,10 @@ class TwilioChannel:
             raise ConfigError(f"Twilio sends WhatsApp and SMS, not {kind.value}")
         self.kind = kind
         self.client = client
-        # Twilio's defaults: about 80 messages/s for a WhatsApp sender; SMS depends on the number.
-        default = 80.0 if kind is ChannelKind.WHATSAPP else 10.0
+        # The settings' defaults (Twilio's: about 80/s for a WhatsApp sender; SMS by number).
+        defaults = TwilioSettings()
+        whatsapp = kind is ChannelKind.WHATSAPP
+        default = defaults.whatsapp_per_second if whatsapp else defaults.sms_per_second
         self.rate_per_second = rate_per_second if rate_per_second is not None else default
 
     def send(self, message: OutboundMessage) -> SendResult:

@@ -194,7 +194,9 @@ def _written_dates(lowered: str, base: date) -> list[tuple[int, date]]:
     """(position, date) of every date written with a day: with a month name, or a day alone
     after "tanggal"/before "hb"/"तारीख" (the next such day)."""
     found: list[tuple[int, date]] = []
+    spans: list[tuple[int, int]] = []
     for match in DAY_MONTH.finditer(lowered):
+        spans.append(match.span())
         day_text = match.group("day") or match.group("day2")
         day, month = int(day_text), MONTHS[match.group("month") or match.group("month2")]
         year = int(match.group("year")) if match.group("year") else None
@@ -202,8 +204,8 @@ def _written_dates(lowered: str, base: date) -> list[tuple[int, date]]:
         if when is not None:
             found.append((match.start(), when))
     for match in DAY_ONLY.finditer(lowered):
-        if any(start <= match.start() < start + 20 for start, _ in found):
-            continue  # "tanggal 9 November" is already there
+        if any(start < match.end() and match.start() < end for start, end in spans):
+            continue  # "tanggal 9 November": the day and month are already there
         day = int(match.group("day") or match.group("day2"))
         month, year = base.month, base.year
         if day < base.day:

@@ -68,16 +68,7 @@ class VersionInfo(BaseModel):
     @classmethod
     def of(cls, row: TemplateVersion) -> VersionInfo:
         """From a row."""
-        return cls(
-            id=row.id,
-            version=row.version,
-            status=row.status,
-            author=row.author,
-            created_at=row.created_at,
-            note=row.note,
-            subject=row.subject,
-            body=row.body,
-        )
+        return cls.model_validate(row, from_attributes=True)
 
 
 class SaveResult(BaseModel):
