@@ -17,9 +17,12 @@ from __future__ import annotations
 import http.client
 import socket
 import urllib.error
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
 
 import requests
+from twilio.base.exceptions import TwilioRestException
 
 from tidings.errors import (
     ChannelError,
@@ -28,6 +31,8 @@ from tidings.errors import (
     ChannelThrottledError,
 )
 from tidings.store.base import utcnow
+
+T = TypeVar("T")
 
 _AUTH_HINT = {
     "twilio": "check TIDINGS_TWILIO__ACCOUNT_SID and TIDINGS_TWILIO__AUTH_TOKEN",
@@ -99,3 +104,13 @@ def from_urllib(provider: str, exc: OSError) -> ChannelError:
     if isinstance(exc, http.client.HTTPException | ConnectionError):
         return ChannelOutcomeUnknownError(f"{provider}: connection failed mid-request: {exc!r}")
     return ChannelOutcomeUnknownError(f"{provider}: {exc!r}")
+
+
+def twilio_call(request: Callable[[], T]) -> T:
+    """Run one call of the ``twilio`` SDK; its failures become ``ChannelError``s as above."""
+    try:
+        return request()
+    except TwilioRestException as exc:
+        raise from_status("twilio", int(exc.status), f"{exc.code}: {exc.msg}") from exc
+    except requests.RequestException as exc:
+        raise from_requests("twilio", exc) from exc

@@ -15,15 +15,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import requests
 from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
-from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from tidings.channels.base import OutboundMessage, SendResult
-from tidings.channels.classify import from_requests, from_status
+from tidings.channels.classify import twilio_call
 from tidings.channels.reconcile import Lookup
 from tidings.config.settings import TwilioSettings
 from tidings.errors import ChannelRejectedError, ConfigError
@@ -127,25 +125,17 @@ class TwilioChannel:
     def send(self, message: OutboundMessage) -> SendResult:
         """Create a Message resource; its SID is the provider message id."""
         params = self._params(message)
-        try:
-            created = self.client.messages.create(**params)
-        except TwilioRestException as exc:
-            raise from_status(PROVIDER, int(exc.status), f"{exc.code}: {exc.msg}") from exc
-        except requests.RequestException as exc:
-            raise from_requests(PROVIDER, exc) from exc
+        created = twilio_call(lambda: self.client.messages.create(**params))
         return SendResult(provider=PROVIDER, provider_message_id=str(created.sid))
 
     def find_sent(self, message: OutboundMessage, *, since: datetime) -> Lookup:
         """The newest messages Twilio holds to ``message``'s recipient from its sender, created
         since ``since``: which have our text (their SIDs) and how many do not."""
-        try:
-            listed = self.client.messages.list(
+        listed = twilio_call(
+            lambda: self.client.messages.list(
                 to=message.recipient, from_=message.sender, limit=LOOKUP_LIMIT
             )
-        except TwilioRestException as exc:
-            raise from_status(PROVIDER, int(exc.status), f"{exc.code}: {exc.msg}") from exc
-        except requests.RequestException as exc:
-            raise from_requests(PROVIDER, exc) from exc
+        )
         recent = [m for m in listed if m.date_created is None or m.date_created >= since]
         matches = [str(m.sid) for m in recent if _same_text(m.body, message.text)]
         return Lookup(

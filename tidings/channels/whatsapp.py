@@ -12,22 +12,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import requests
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from twilio.base.exceptions import TwilioRestException
 from twilio.rest.content.v1.content import ContentList
 from twilio.rest.content.v1.content.approval_create import ApprovalCreateList
 
-from tidings.channels.classify import from_requests, from_status
+from tidings.channels.classify import twilio_call
 from tidings.errors import ConfigError
 from tidings.store.base import utcnow
 from tidings.store.models import BrandRow, WhatsAppApproval, WhatsAppTemplate
@@ -211,7 +209,7 @@ def sync_templates(*, session: Session, client: Any, submit: bool = False) -> Sy
     """Create missing content, optionally submit it for approval, and read every template's
     approval status back from Twilio. Runs in the caller's transaction."""
     report = SyncReport()
-    remote = _call(lambda: list(client.content.v1.content_and_approvals.list()))
+    remote = twilio_call(lambda: list(client.content.v1.content_and_approvals.list()))
     by_sid = {item.sid: item for item in remote if item.sid}
     by_name = {item.friendly_name: item for item in remote if item.friendly_name}
     now = utcnow()
@@ -250,7 +248,7 @@ def _create_content(client: Any, row: WhatsAppTemplate) -> str:
             "types": {"twilio/text": {"body": row.body}},
         }
     )
-    created = _call(lambda: client.content.v1.contents.create(request))
+    created = twilio_call(lambda: client.content.v1.contents.create(request))
     return str(created.sid)
 
 
@@ -258,23 +256,13 @@ def _submit(client: Any, row: WhatsAppTemplate) -> WhatsAppApproval:
     request = ApprovalCreateList.ContentApprovalRequest(
         {"name": row.friendly_name, "category": row.category}
     )
-    answer = _call(
+    answer = twilio_call(
         lambda: client.content.v1.contents(row.content_sid).approval_create.create(request)
     )
     status, _ = approval_of({"status": getattr(answer, "status", None)})
     # Twilio took the request (201): it is at least received, whatever the answer's status says.
     unclear = (WhatsAppApproval.UNKNOWN, WhatsAppApproval.UNSUBMITTED)
     return WhatsAppApproval.RECEIVED if status in unclear else status
-
-
-def _call(request: Callable[[], Any]) -> Any:
-    """Run a Content API call, turning failures into ``ChannelError``s that name the cause."""
-    try:
-        return request()
-    except TwilioRestException as exc:
-        raise from_status("twilio", int(exc.status), f"{exc.code}: {exc.msg}") from exc
-    except requests.RequestException as exc:
-        raise from_requests("twilio", exc) from exc
 
 
 def approval_of(approval_requests: Any) -> tuple[WhatsAppApproval, str | None]:
