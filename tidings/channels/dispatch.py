@@ -48,9 +48,10 @@ from tidings.logs import get_logger
 from tidings.pipeline.loop import run_until_stopped
 from tidings.store import lease as leasing
 from tidings.store.base import utcnow
+from tidings.store.brands import brand_slug
 from tidings.store.db import SessionFactory, refused_data, transaction
 from tidings.store.enums import ChannelKind, NotificationState
-from tidings.store.models import BrandRow, Customer, Notification
+from tidings.store.models import Customer, Notification
 
 log = get_logger(__name__)
 S = NotificationState
@@ -536,7 +537,7 @@ class Dispatcher:
     def _brand(self, session: Session, brand_id: int) -> Brand:
         slug = self._brand_slugs.get(brand_id)
         if slug is None:
-            slug = session.scalar(select(BrandRow.slug).where(BrandRow.id == brand_id)) or "?"
+            slug = brand_slug(session, brand_id) or "?"
             self._brand_slugs[brand_id] = slug
         return self.brands.get(slug)
 

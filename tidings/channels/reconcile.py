@@ -32,9 +32,10 @@ from tidings.channels.status import apply_waiting
 from tidings.config.brands import BrandsFile
 from tidings.logs import get_logger
 from tidings.store.base import utcnow
+from tidings.store.brands import brand_slug
 from tidings.store.db import SessionFactory, transaction
 from tidings.store.enums import ChannelKind, NotificationState
-from tidings.store.models import BrandRow, Notification
+from tidings.store.models import Notification
 
 log = get_logger(__name__)
 S = NotificationState
@@ -133,10 +134,10 @@ def _settle(context: _Context, row_id: int) -> str:
         row = session.get(Notification, row_id, with_for_update=True)
         if row is None or row.updated_at != seen_at or row.hold_reason != POSSIBLY_SENT:
             return "changed"  # a provider report, an operator or another dispatcher came first
-        verdict = _verdict(session, row, lookup)
+        verdict, sid = _verdict(session, row, lookup)
         if verdict == "found":
             row.state, row.hold_reason, row.last_error = S.SENT, None, None
-            row.provider_message_id = lookup.matches[0]
+            row.provider_message_id = sid
             row.sent_at = row.sent_at or context.now
             apply_waiting(session=session, notifications=[row])
         elif verdict == "resent" and row.attempts >= context.max_attempts:
@@ -159,8 +160,8 @@ def _ask(context: _Context, row_id: int) -> tuple[datetime, Lookup] | str:
         channel = context.channels.get(row.channel)
         if not isinstance(channel, SentLookup):
             return "unsure"
-        slug = session.scalar(select(BrandRow.slug).where(BrandRow.id == row.brand_id)) or "?"
-        message = message_from_row(row, context.brands.get(slug), links=context.links)
+        brand = context.brands.get(brand_slug(session, row.brand_id) or "?")
+        message = message_from_row(row, brand, links=context.links)
         seen_at, since = row.updated_at, row.created_at - timedelta(minutes=1)
     try:
         return seen_at, channel.find_sent(message, since=since)
@@ -174,11 +175,11 @@ def _ask(context: _Context, row_id: int) -> tuple[datetime, Lookup] | str:
         return "error"
 
 
-def _verdict(session: Session, row: Notification, lookup: Lookup) -> str:
-    """found, resent or unsure: see the module's docstring."""
+def _verdict(session: Session, row: Notification, lookup: Lookup) -> tuple[str, str | None]:
+    """found (with the SID), resent or unsure: see the module's docstring."""
     if not lookup.matches:
         nothing_went = lookup.others == 0 and lookup.complete
-        return "resent" if nothing_went else "unsure"
+        return ("resent" if nothing_went else "unsure"), None
     claimed = set(
         session.scalars(
             select(Notification.provider_message_id).where(
@@ -187,7 +188,4 @@ def _verdict(session: Session, row: Notification, lookup: Lookup) -> str:
         )
     )
     free = [sid for sid in lookup.matches if sid not in claimed]
-    if len(free) == 1:
-        lookup.matches[:] = free
-        return "found"
-    return "unsure"
+    return ("found", free[0]) if len(free) == 1 else ("unsure", None)

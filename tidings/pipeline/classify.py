@@ -18,8 +18,9 @@ from tidings.classifiers.taxonomy import OTHER
 from tidings.classifiers.types import Classification, ClassifyContext, EmailInput
 from tidings.config.brands import BrandsFile
 from tidings.pipeline.steps import Step
+from tidings.store.brands import brand_slug
 from tidings.store.enums import CaseState, EmailState
-from tidings.store.models import BrandRow, Case, InboundEmail
+from tidings.store.models import Case, InboundEmail
 
 SENDER_KINDS = {"customer", "carrier", "supplier", "unknown"}
 
@@ -73,8 +74,7 @@ def classify_step(brands: BrandsFile, classifier: Classifier) -> Step:
     pending: dict[int, Classification] = {}
 
     def context_for(session: Session, email: InboundEmail) -> ClassifyContext:
-        slug = session.scalar(select(BrandRow.slug).where(BrandRow.id == email.brand_id))
-        brand = by_slug.get(slug or "")
+        brand = by_slug.get(brand_slug(session, email.brand_id) or "")
         if brand is None:
             return ClassifyContext(order_id_patterns=every)
         return ClassifyContext(

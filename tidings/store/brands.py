@@ -24,3 +24,10 @@ def sync_brands(*, session: Session, brands: BrandsFile) -> dict[str, BrandRow]:
         row.config = brand.model_dump(mode="json")
     session.flush()
     return rows
+
+
+def brand_slug(session: Session, brand_id: int | None) -> str | None:
+    """The slug of a ``brands`` row: rows reference a brand by id, the brands file by slug."""
+    if brand_id is None:
+        return None
+    return session.scalar(select(BrandRow.slug).where(BrandRow.id == brand_id))
