@@ -74,6 +74,7 @@ class TestDatesAndSlots:
             ("Please deliver tomorrow", date(2026, 11, 21)),
             ("kal deliver kar dena", date(2026, 11, 21)),
             ("कृपया परसों भेजें", date(2026, 11, 22)),
+            ("deliver the day after tomorrow please", date(2026, 11, 22)),
             ("tolong kirim besok ya", date(2026, 11, 21)),
             ("boleh hantar esok?", date(2026, 11, 21)),
             ("can you come on Saturday", date(2026, 11, 21)),

@@ -87,6 +87,13 @@ WEEKDAYS = {
     5: ["saturday", "shanivar", "शनिवार", "sabtu"],
     6: ["sunday", "ravivar", "रविवार", "minggu", "ahad"],
 }
+WEEKDAY_OF = {name: weekday for weekday, names in WEEKDAYS.items() for name in names}
+# One pass over the text, longest words first: "day after tomorrow" is not also "tomorrow".
+DAY_WORD = re.compile(
+    r"(?<!\w)(?:"
+    + "|".join(sorted(map(re.escape, [*RELATIVE_DAYS, *WEEKDAY_OF]), key=len, reverse=True))
+    + r")(?!\w)"
+)
 # A postcode stands alone: not the digits of an order id (GRH-510077) or a phone number.
 POSTCODE = {
     "IN": re.compile(r"(?<![\w-])[1-9]\d{2}\s?\d{3}(?![\w-])"),
@@ -178,16 +185,14 @@ def find_requested_date(text: str, sent_on: date | None) -> date | None:
     explicit = _written_dates(lowered, base)
     if explicit:
         return max(explicit)[1]
-    hits: list[tuple[int, date]] = []
-    for word, days in RELATIVE_DAYS.items():
-        for match in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", lowered):
-            hits.append((match.start(), base + timedelta(days=days)))
-    for weekday, names in WEEKDAYS.items():
-        for name in names:
-            for match in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", lowered):
-                ahead = (weekday - base.weekday()) % 7 or 7
-                hits.append((match.start(), base + timedelta(days=ahead)))
-    return max(hits)[1] if hits else None
+    last: date | None = None
+    for match in DAY_WORD.finditer(lowered):
+        word = match.group(0)
+        if word in RELATIVE_DAYS:
+            last = base + timedelta(days=RELATIVE_DAYS[word])
+        else:
+            last = base + timedelta(days=(WEEKDAY_OF[word] - base.weekday()) % 7 or 7)
+    return last
 
 
 def _written_dates(lowered: str, base: date) -> list[tuple[int, date]]:
