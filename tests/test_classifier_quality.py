@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import missing
 from tidings.classifiers.local import LocalClassifier
 from tidings.classifiers.sampling import keeps_public_row
 from tidings.classifiers.taxonomy import load_taxonomy
@@ -56,9 +57,10 @@ class TestQualityGate:
         )
         assert report["macro_f1"] >= TEST_MACRO_F1, report["per_label"]
 
-    @pytest.mark.skipif(not BITEXT.is_file(), reason="../shared/data is not beside the checkout")
     def test_bitext_rows_not_trained_on(self, classifier: LocalClassifier) -> None:
         """Public Bitext rows held out of training keep their accuracy."""
+        if not BITEXT.is_file():
+            missing(f"the quality gate's Bitext rows: {BITEXT} (../shared beside the checkout)")
         config = classifier.model.config
         held_out = [
             r for r in load_dataset(BITEXT) if not keeps_public_row(r, config["public_fraction"])

@@ -180,3 +180,37 @@ class TestJoinNames:
     def test_order_items_join_by_name(self) -> None:
         """order.items are joined by their names."""
         assert render("{{ order.items|join_names }}", "en") == "Cotton tote bag and Ceramic mug"
+
+
+class TestHouseFormats:
+    """What customers see is pinned, whatever CLDR version Babel ships (2.17 and 2.19 differ)."""
+
+    @pytest.mark.parametrize(
+        ("language", "expected"),
+        [
+            ("en", "12/12/26|Saturday, 12 December 2026|10:30 am|10:30:00 am"),
+            ("hi", "12/12/26|शनिवार, 12 दिसंबर 2026|10:30 am|10:30:00 am"),
+            ("id", "12/12/26|Sabtu, 12 Desember 2026|12.00|12.00.00"),
+            ("ms", "12/12/26|Sabtu, 12 Disember 2026|1:00 PTG|1:00:00 PTG"),
+        ],
+    )
+    def test_short_and_full_dates_and_times(self, language: str, expected: str) -> None:
+        """Short and full dates, and times with the house's am/pm words, in every language."""
+        zone = {"id": "Asia/Jakarta", "ms": "Asia/Kuala_Lumpur"}.get(language, "Asia/Kolkata")
+        text = render(
+            "{{ shipment.eta|date('short') }}|{{ shipment.eta|date('full') }}"
+            "|{{ order.placed_at|time }}|{{ order.placed_at|time('medium') }}",
+            language,
+            time_zone=zone,
+        )
+        assert text == expected
+
+    def test_whatsapp_variables_print_money_like_templates(self) -> None:
+        """A WhatsApp template variable in sen keeps the rupiah's decimals, as a template would."""
+        from tidings.channels.whatsapp import format_value
+
+        idr = {"minor": 30700050, "currency": "IDR"}
+        whole = {"minor": 30700000, "currency": "IDR"}
+        assert format_value(idr, language="id", time_zone="Asia/Jakarta") == "Rp307.000,50"
+        assert format_value(whole, language="id", time_zone="Asia/Jakarta") == "Rp307.000"
+        assert format_value("2026-12-12", language="en", time_zone="UTC") == "12 Dec 2026"

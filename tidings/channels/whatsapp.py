@@ -14,11 +14,10 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,11 +25,12 @@ from twilio.rest.content.v1.content import ContentList
 from twilio.rest.content.v1.content.approval_create import ApprovalCreateList
 
 from tidings.channels.classify import twilio_call
+from tidings.domain import from_minor
 from tidings.errors import ConfigError
 from tidings.store.base import utcnow
 from tidings.store.models import BrandRow, WhatsAppApproval, WhatsAppTemplate
+from tidings.templates.house import date_text, datetime_text, money_text
 
-_LOCALES = {"en": "en_IN", "hi": "hi_IN", "id": "id_ID", "ms": "ms_MY"}
 _PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 # Sample values Meta's reviewers see for common variables.
 _SAMPLES = {
@@ -127,9 +127,8 @@ def content_variables(
     template: WhatsAppTemplate, variables: dict[str, Any], *, language: str, time_zone: str
 ) -> dict[str, str]:
     """``{"1": ..., "2": ...}`` for Twilio's ContentVariables, formatted for the customer."""
-    locale = _LOCALES.get(language, language)
     return {
-        str(i): format_value(_lookup(variables, path), locale=locale, time_zone=time_zone)
+        str(i): format_value(_lookup(variables, path), language=language, time_zone=time_zone)
         for i, path in enumerate(template.variables, start=1)
     }
 
@@ -148,32 +147,41 @@ def _lookup(variables: dict[str, Any], path: str) -> Any:
     return value
 
 
-def format_value(value: Any, *, locale: str, time_zone: str) -> str:
-    """A variable as text: dates and money in the customer's locale, lists joined."""
+def format_value(value: Any, *, language: str, time_zone: str) -> str:
+    """A variable as text: dates and money as the templates print them, lists joined."""
     if value is None or value == "":
         return "-"  # WhatsApp refuses empty template variables
     if isinstance(value, dict) and "currency" in value:
-        minor = value.get("minor")
-        amount = value.get("amount", 0) if minor is None else minor / 100
-        return str(format_currency(float(amount), value["currency"], locale=locale))
+        return _money(value, language)
     if isinstance(value, list | tuple):
-        return ", ".join(format_value(v, locale=locale, time_zone=time_zone) for v in value)
+        return ", ".join(format_value(v, language=language, time_zone=time_zone) for v in value)
     if isinstance(value, str):
-        return _format_date_text(value, locale=locale, time_zone=time_zone)
+        return _format_date_text(value, language=language, time_zone=time_zone)
     return str(value)
 
 
-def _format_date_text(value: str, *, locale: str, time_zone: str) -> str:
+def _money(value: dict[str, Any], language: str) -> str:
+    """``{"amount": "1499.00"}`` or ``{"minor": 149900}``, printed as the templates print money."""
+    currency = str(value["currency"])
+    minor = value.get("minor")
+    if minor is None:
+        amount = Decimal(str(value.get("amount", 0)))
+    else:
+        amount = from_minor(int(minor), currency)
+    return money_text(amount, currency, language)
+
+
+def _format_date_text(value: str, *, language: str, time_zone: str) -> str:
     """ISO dates and datetimes (as the outbox stores them) read as dates; other text as is."""
     try:
         if len(value) == 10:
-            return str(format_date(dt.date.fromisoformat(value), "medium", locale=locale))
+            return date_text(dt.date.fromisoformat(value), "medium", language)
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
         return value
     if moment.tzinfo is None:
         return value
-    return str(format_datetime(moment, "medium", tzinfo=_zone(time_zone), locale=locale))
+    return datetime_text(moment, "medium", language, _zone(time_zone))
 
 
 def _zone(name: str) -> ZoneInfo:

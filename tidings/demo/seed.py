@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from tidings.config.brands import BrandsFile
 from tidings.demo import catalog
 from tidings.demo.tracking import build_events, tracking_number
-from tidings.domain import Address
+from tidings.domain import Address, to_minor
 from tidings.errors import ConfigError
 from tidings.store.base import utcnow
 from tidings.store.brands import sync_brands
@@ -141,10 +141,6 @@ class SeedReport:
                 self.late_shipments += 1
 
 
-def _minor(amount: Decimal | float) -> int:
-    return int((Decimal(str(amount)) * 100).to_integral_value())
-
-
 class _World:
     """Random but reproducible customers, orders and parcels."""
 
@@ -260,7 +256,7 @@ class _World:
                 sku=p.sku,
                 name=p.name,
                 quantity=rng.choices([1, 2, 3], [8, 2, 1])[0],
-                unit_price_minor=_minor(self._price(p.price, home, currency)),
+                unit_price_minor=to_minor(self._price(p.price, home, currency), currency),
             )
             for p in products
         ]
@@ -284,7 +280,7 @@ class _World:
                 sku=line.sku,
                 name=line.name,
                 quantity=line.quantity,
-                unit_price_minor=_minor(line.unit_price),
+                unit_price_minor=to_minor(line.unit_price, currency),
             )
             for line in anchor.lines
         ]

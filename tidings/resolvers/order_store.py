@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
 
-from tidings.domain import Address
+from tidings.domain import Address, from_minor
 from tidings.errors import OrderNotFoundError, OrderStateError, ResolverError
 from tidings.resolvers.order_api import (
     CustomerView,
@@ -50,11 +49,6 @@ RESCHEDULE_ALLOWED = frozenset(
 )
 
 
-def minor_to_decimal(amount: int) -> Decimal:
-    """Minor units (paise, sen) to a decimal amount; every demo currency has two decimals."""
-    return (Decimal(amount) / 100).quantize(Decimal("0.01"))
-
-
 def order_view(order: Order) -> OrderView:
     """Map an ``Order`` row (with lines, customer and brand loaded) to its API view."""
     customer = order.customer
@@ -63,7 +57,7 @@ def order_view(order: Order) -> OrderView:
         brand=order.brand.slug,
         status=order.status,
         currency=order.currency,
-        total=minor_to_decimal(order.total_minor),
+        total=from_minor(order.total_minor, order.currency),
         placed_at=order.placed_at,
         customer=CustomerView(
             name=customer.name,
@@ -79,7 +73,7 @@ def order_view(order: Order) -> OrderView:
                 sku=line.sku,
                 name=line.name,
                 quantity=line.quantity,
-                unit_price=minor_to_decimal(line.unit_price_minor),
+                unit_price=from_minor(line.unit_price_minor, order.currency),
                 status=line.status,
             )
             for line in order.lines

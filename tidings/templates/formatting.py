@@ -9,32 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, Final
 
 from babel import Locale
-from babel.core import get_global
-from babel.dates import format_date, format_datetime, format_time
 from babel.lists import format_list
-from babel.numbers import format_currency, format_decimal, parse_pattern
+from babel.numbers import format_decimal
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from tidings.errors import TemplateRenderError
+from tidings.templates.house import STYLES, date_text, datetime_text, money_text, plain, time_text
+from tidings.templates.house import weekday_text as _weekday_text
 from tidings.templates.state import current
 from tidings.templates.variables import Money, Record
 
-STYLES: Final = ("short", "medium", "long", "full")
-
 # CLDR puts a comma before "और" in Hindi lists; everyday Hindi writing (and our contract) does not.
 _LIST_END_OVERRIDES: Final = {"hi": "{0} और {1}"}
-
-
-def _plain(text: str) -> str:
-    """CLDR puts no-break spaces in times and amounts ("10:30\u202fam"); they are not GSM-7, so
-    one would turn a whole SMS into UCS-2 and halve what a segment holds. Plain spaces read the
-    same."""
-    return text.replace("\u202f", " ").replace("\u00a0", " ")
 
 
 def _style(style: Any) -> str:
@@ -78,27 +68,17 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-@lru_cache(maxsize=4096)
-def _date_text(value: dt.date, style: str, locale: Locale) -> str:
-    return _plain(format_date(value, style, locale=locale))
-
-
-@lru_cache(maxsize=4096)
-def _weekday_text(value: dt.date, locale: Locale) -> str:
-    return _plain(format_date(value, "EEEE", locale=locale))
-
-
 @pass_context
 def date_filter(_context: Context, value: Any, style: Any = "medium") -> str:
     """``{{ d | date }}``, ``{{ d | date("long") }}``: a date in the customer's locale."""
     state = current()
-    return _date_text(_as_date(value, "date"), _style(style), state.locale)
+    return date_text(_as_date(value, "date"), _style(style), state.language)
 
 
 @pass_context
 def weekday_filter(_context: Context, value: Any) -> str:
     """``{{ d | weekday }}``: the day's name in the customer's locale."""
-    return _weekday_text(_as_date(value, "weekday"), current().locale)
+    return _weekday_text(_as_date(value, "weekday"), current().language)
 
 
 @pass_context
@@ -106,7 +86,7 @@ def datetime_filter(_context: Context, value: Any, style: Any = "medium") -> str
     """``{{ dt | datetime }}``: date and time in the customer's time zone and locale."""
     state = current()
     moment = _as_datetime(value, "datetime")
-    return _plain(format_datetime(moment, _style(style), tzinfo=state.zone, locale=state.locale))
+    return datetime_text(moment, _style(style), state.language, state.zone)
 
 
 @pass_context
@@ -114,30 +94,7 @@ def time_filter(_context: Context, value: Any, style: Any = "short") -> str:
     """``{{ dt | time }}``: the time of day in the customer's time zone and locale."""
     state = current()
     moment = _as_datetime(value, "time")
-    return _plain(format_time(moment, _style(style), tzinfo=state.zone, locale=state.locale))
-
-
-@lru_cache(maxsize=64)
-def _whole_pattern(locale: Locale) -> Any:
-    """The locale's currency pattern without decimals, for cash amounts such as Rp307.000."""
-    pattern = locale.currency_formats["standard"].pattern.split(";")[0]
-    return parse_pattern(pattern.replace(".00", "").replace(".##", ""))
-
-
-def _cash_digits(currency: str) -> int:
-    fractions = get_global("currency_fractions")
-    digits: int = fractions.get(currency, fractions["DEFAULT"])[2]
-    return digits
-
-
-@lru_cache(maxsize=4096)
-def _money_text(amount: Decimal, currency: str, locale: Locale) -> str:
-    if _cash_digits(currency) == 0 and amount == amount.to_integral_value():
-        text: str = _whole_pattern(locale).apply(
-            amount, locale, currency=currency, currency_digits=False
-        )
-        return _plain(text)
-    return _plain(format_currency(amount, currency, locale=locale))
+    return time_text(moment, _style(style), state.language, state.zone)
 
 
 @pass_context
@@ -149,7 +106,7 @@ def money_filter(_context: Context, value: Any) -> str:
         raise TemplateRenderError(
             f"money needs an amount such as order.total, got {_describe(value)}"
         )
-    return _money_text(value.amount, value.currency, current().locale)
+    return money_text(value.amount, value.currency, current().language)
 
 
 @pass_context
@@ -164,13 +121,13 @@ def plural_filter(_context: Context, count: Any, one: Any, other: Any) -> str:
     number = count if isinstance(count, Decimal) else Decimal(str(count))
     form = locale.plural_form(abs(number))
     text = one if form == "one" else other
-    return text.replace("{n}", _plain(format_decimal(count, locale=locale)))
+    return text.replace("{n}", plain(format_decimal(count, locale=locale)))
 
 
 def _list_text(items: tuple[str, ...], locale: Locale, language: str) -> str:
     if language in _LIST_END_OVERRIDES and len(items) > 2:
         return _LIST_END_OVERRIDES[language].format(", ".join(items[:-1]), items[-1])
-    return _plain(format_list(list(items), locale=locale))
+    return plain(format_list(list(items), locale=locale))
 
 
 @pass_context
@@ -196,11 +153,11 @@ def format_plain(value: Any) -> str | None:
     anything else."""
     state = current()
     if isinstance(value, Money):
-        return _money_text(value.amount, value.currency, state.locale)
+        return money_text(value.amount, value.currency, state.language)
     if isinstance(value, dt.datetime):
-        return _plain(format_datetime(value, "medium", tzinfo=state.zone, locale=state.locale))
+        return datetime_text(value, "medium", state.language, state.zone)
     if isinstance(value, dt.date):
-        return _date_text(value, "medium", state.locale)
+        return date_text(value, "medium", state.language)
     return None
 
 
