@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from tidings.config import BrandsFile, load_brands
+from tidings.config import BrandsFile, Settings, load_brands
 from tidings.config.settings import BUNDLED_BRANDS_FILE
 from tidings.logs import configure_logging
 from tidings.store.base import Base
@@ -64,6 +64,8 @@ def _no_developer_settings(monkeypatch: pytest.MonkeyPatch) -> None:
             and name != "TIDINGS_TEST_DB"
         ):
             monkeypatch.delenv(name)
+    # Nor does a .env in the working directory (`tidings demo` writes one).
+    monkeypatch.setitem(Settings.model_config, "env_file", None)
 
 
 @pytest.fixture(scope="session", autouse=True)

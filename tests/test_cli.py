@@ -19,7 +19,8 @@ from tidings.store.enums import EmailState
 from tidings.store.migrate import head_revision
 from tidings.store.models import Case, InboundEmail, Order
 
-SAMPLES = Path(__file__).resolve().parent.parent / "tidings" / "demo" / "emails"
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "tidings" / "demo" / "emails"
 
 
 def tidings(
@@ -30,7 +31,7 @@ def tidings(
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
-        cwd=cwd,
+        cwd=cwd or ROOT.parent,  # never the checkout: a developer's .env must not leak in
         timeout=300,
     )
 
@@ -85,6 +86,54 @@ class TestDemo:
             proc.send_signal(signal.SIGINT)
             output = proc.communicate(timeout=20)[0]
         assert f"http://127.0.0.1:{port}/" in output
+
+
+class TestAfterTheDemo:
+    def test_every_command_in_the_demo_directory_uses_the_demo_database(
+        self, tmp_path: Path
+    ) -> None:
+        """After `tidings demo`, plain commands in that directory work on the demo's data."""
+        clean = {k: v for k, v in os.environ.items() if k != "TIDINGS_DATABASE_URL"}
+        demo = subprocess.run(
+            [sys.executable, "-m", "tidings", "demo", "--no-serve", "--orders", "20"],
+            capture_output=True,
+            text=True,
+            env=clean,
+            cwd=tmp_path,
+            timeout=300,
+        )
+        assert demo.returncode == 0, demo.stderr
+        assert "tidings cases list" in demo.stdout  # what to run next
+        cases = tidings("cases", "list", "--json", "--limit", "100", cwd=tmp_path)
+        assert cases.returncode == 0, cases.stderr
+        rows = [json.loads(line) for line in cases.stdout.splitlines()]
+        assert len(rows) == 36 and {r["brand"] for r in rows} == {"kapas", "seri", "griha"}
+        hindi = tidings("cases", "list", "--json", "--language", "hi", cwd=tmp_path)
+        assert {json.loads(line)["language"] for line in hindi.stdout.splitlines()} == {"hi"}
+        emails = tidings("emails", "list", "--json", "--limit", "100", cwd=tmp_path)
+        assert len(emails.stdout.splitlines()) == 36
+        for command in (["inbox", "status"], ["templates", "check"], ["worker", "--once"]):
+            result = tidings(*command, cwd=tmp_path)
+            assert result.returncode == 0, (command, result.stderr)
+            assert "db upgrade" not in result.stderr
+
+    def test_the_demo_leaves_a_users_own_database_setting_alone(self, tmp_path: Path) -> None:
+        """A .env that names another database is the user's: the demo does not rewrite it."""
+        own = "TIDINGS_DATABASE_URL=sqlite:///mine.db\n"
+        (tmp_path / ".env").write_text(own)
+        result = tidings("demo", "--no-serve", "--orders", "5", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / ".env").read_text() == own
+        assert "TIDINGS_DATABASE_URL=sqlite:///tidings-demo.db tidings cases list" in result.stdout
+
+    def test_import_without_a_mailbox_uses_a_stated_default(
+        self, db_url: str, tmp_path: Path
+    ) -> None:
+        """`inbox import PATH` needs no --mailbox; the output names the default it used."""
+        env = {"TIDINGS_DATABASE_URL": db_url}
+        result = tidings("inbox", "import", str(SAMPLES / "griha-support"), env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "mailbox: imported" in result.stderr and "imported " in result.stdout
 
 
 class TestCommands:

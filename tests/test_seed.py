@@ -28,6 +28,8 @@ class TestSeed:
         assert report.late_shipments > 0
         with sessions() as session:
             assert session.scalar(select(func.count()).select_from(Order)) == report.orders
+            # What the demo prints is what the tables hold.
+            assert session.scalar(select(func.count()).select_from(Customer)) == report.customers
             assert (
                 session.scalar(select(func.count()).select_from(TrackingEvent))
                 == report.tracking_events

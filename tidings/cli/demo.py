@@ -14,6 +14,7 @@ from rich.table import Table
 
 from tidings.classifiers.factory import classifier_for
 from tidings.cli.common import console, load_settings, open_database, progress_bar
+from tidings.cli.demo_env import DemoEnv, remember_demo
 from tidings.cli.seed import print_seed_report, run_seed
 from tidings.cli.serve import run_web
 from tidings.config import BrandsFile, load_brands
@@ -29,6 +30,31 @@ from tidings.web.app import create_app
 
 SAMPLE_EMAILS = Path(__file__).resolve().parent.parent / "demo" / "emails"
 DEMO_DB = "tidings-demo.db"
+DEMO_OUTBOX = "tidings-demo-outbox"
+NEXT_STEPS = (
+    ("tidings cases list", "what each sample email became"),
+    ("tidings cases list --state in_review", "the cases waiting for a person"),
+    ("tidings emails list", "the stored emails and their states"),
+    ("tidings serve", "the web app, again"),
+    ("tidings inbox import PATH", "more .eml files or a Maildir"),
+)
+
+
+def print_next_steps(remembered: DemoEnv) -> None:
+    """What to run next, and whether plain ``tidings`` commands here reach the demo's data."""
+    if remembered.written:
+        console.print(f"[bold]Next[/], in this directory ({remembered.path} points at the demo):")
+        prefix = ""
+    else:
+        console.print(f"[bold]Next[/] ({remembered.reason}, so name the demo database):")
+        prefix = f"TIDINGS_DATABASE_URL=sqlite:///{DEMO_DB} "
+    for command, what in NEXT_STEPS:
+        console.print(f"  {prefix}{command:<40} {what}", highlight=False, markup=False)
+    console.print(
+        "  (in a checkout, run them as .venv/bin/tidings or `source .venv/bin/activate` first)",
+        highlight=False,
+        markup=False,
+    )
 
 
 def fresh_sqlite(path: Path) -> str:
@@ -94,6 +120,12 @@ def demo(
     table.add_row("dead-lettered", str(processed.dead))
     table.add_row("message templates loaded", str(templates.added))
     console.print(table)
+    remembered = remember_demo(
+        env_file=Path(".env"),
+        database_url=url,
+        outbox_dir=(directory / DEMO_OUTBOX).resolve(),
+    )
+    print_next_steps(remembered)
     console.print(f"ready in {time.monotonic() - started:.1f} s")
     if serve:
         run_web(create_app(settings, engine=database.engine), settings.web.host, port)

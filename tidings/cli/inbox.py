@@ -30,6 +30,8 @@ from tidings.store.brands import sync_brands
 from tidings.store.db import SessionFactory, transaction
 from tidings.store.models import MailboxSyncState
 
+DEFAULT_IMPORT_MAILBOX = "imported"
+
 app = typer.Typer(help="Bring email in: poll IMAP mailboxes, import files, retry quarantined mail.")
 
 
@@ -38,7 +40,11 @@ def import_command(
     path: Path = typer.Argument(
         ..., exists=True, help="an .eml file, a folder of them, or a Maildir"
     ),
-    mailbox: str = typer.Option(..., help="the mailbox these emails belong to, e.g. kapas-support"),
+    mailbox: str | None = typer.Option(
+        None,
+        help="the mailbox these emails belong to, e.g. kapas-support "
+        f"[default: {DEFAULT_IMPORT_MAILBOX}, or BRAND-{DEFAULT_IMPORT_MAILBOX} with --brand]",
+    ),
     brand: str | None = typer.Option(None, help="brand slug the mailbox belongs to"),
     as_json: bool = typer.Option(False, "--json", help="end with one JSON line of counts"),
 ) -> None:
@@ -55,6 +61,10 @@ def import_command(
     files = email_files(path)
     if not files:
         fail(f"no .eml or Maildir files under {path}")
+    if mailbox is None:
+        # Dedupe is per mailbox, so the default must be the same on every run.
+        mailbox = f"{brand}-{DEFAULT_IMPORT_MAILBOX}" if brand else DEFAULT_IMPORT_MAILBOX
+        err_console.print(f"mailbox: {mailbox} (the default; choose one with --mailbox)")
     with progress_bar() as progress:
         task = progress.add_task("importing emails", total=len(files))
         report = import_files(
@@ -209,6 +219,15 @@ def status_command(
     sessions = open_database(settings).sessions
     with sessions() as session:
         rows = session.scalars(select(MailboxSyncState).order_by(MailboxSyncState.mailbox)).all()
+    if not rows and not as_json:
+        configured = ", ".join(box.name for box in settings.mailboxes)
+        hint = (
+            f"configured: {configured}; run `tidings inbox poll` to sync them"
+            if configured
+            else "none configured: set TIDINGS_MAILBOXES (README, Inbox), or import files with "
+            "`tidings inbox import PATH`"
+        )
+        console.print(f"no mailbox has been polled yet ({hint})", highlight=False, markup=False)
     for row in rows:
         fields = {
             "mailbox": row.mailbox,

@@ -472,13 +472,16 @@ def seed_demo(
             for _ in range(min(batch, orders - start)):
                 slug = rng.choice(slugs)
                 pool = customers[slug]
-                # Repeat buyers: about 40% of orders come from an existing customer.
+                # Repeat buyers: about 40% of orders come from an existing customer. A new
+                # customer places this order, so every customer counted is a customer written.
                 if not pool or rng.random() < 0.6:
                     customer = world.random_customer(slug)
                     pool.append(customer)
                     report.customers += 1
                     report.customers_by_language[customer.language] += 1
-                order = world.random_order(slug, rng.choice(pool))
+                else:
+                    customer = rng.choice(pool)
+                order = world.random_order(slug, customer)
                 session.add(order)
                 report.count(order, now.date())
         if progress:

@@ -1,0 +1,124 @@
+"""Read-only listings for the CLI and the web app: cases and emails, newest first, filtered."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, defer
+
+from tidings.store.enums import CaseState, EmailState
+from tidings.store.models import BrandRow, Case, InboundEmail, Order
+
+
+@dataclass(frozen=True)
+class CaseLine:
+    """One case as a listing shows it."""
+
+    id: int
+    brand: str | None
+    category: str
+    confidence: float
+    state: str
+    language: str | None
+    order: str | None
+    sender: str | None
+    subject: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class EmailLine:
+    """One stored email as a listing shows it."""
+
+    id: int
+    mailbox: str
+    brand: str | None
+    state: str
+    sender_kind: str | None
+    language: str | None
+    sender: str | None
+    subject: str | None
+    received_at: datetime
+    error: str | None
+
+
+def list_cases(
+    *,
+    session: Session,
+    states: Sequence[CaseState] = (),
+    categories: Sequence[str] = (),
+    brands: Sequence[str] = (),
+    languages: Sequence[str] = (),
+    limit: int = 50,
+) -> list[CaseLine]:
+    """The newest cases matching every filter given (each filter: any of its values)."""
+    query = (
+        select(Case, BrandRow.slug, Order.number, InboundEmail.sender, InboundEmail.subject)
+        .outerjoin(BrandRow, BrandRow.id == Case.brand_id)
+        .outerjoin(Order, Order.id == Case.order_id)
+        .outerjoin(InboundEmail, InboundEmail.id == Case.email_id)
+        .order_by(Case.id.desc())
+        .limit(limit)
+    )
+    if states:
+        query = query.where(Case.state.in_(list(states)))
+    if categories:
+        query = query.where(Case.category.in_(list(categories)))
+    if brands:
+        query = query.where(BrandRow.slug.in_(list(brands)))
+    if languages:
+        query = query.where(Case.language.in_(list(languages)))
+    return [
+        CaseLine(
+            id=case.id,
+            brand=slug,
+            category=case.category,
+            confidence=case.confidence,
+            state=case.state.value,
+            language=case.language,
+            order=number,
+            sender=sender,
+            subject=subject,
+            created_at=case.created_at,
+        )
+        for case, slug, number, sender, subject in session.execute(query)
+    ]
+
+
+def list_emails(
+    *,
+    session: Session,
+    states: Sequence[EmailState] = (),
+    mailboxes: Sequence[str] = (),
+    limit: int = 50,
+) -> list[EmailLine]:
+    """The newest stored emails, with why a quarantined one was set aside."""
+    query = (
+        select(InboundEmail, BrandRow.slug)
+        .options(defer(InboundEmail.raw), defer(InboundEmail.parsed))  # megabytes each
+        .outerjoin(BrandRow, BrandRow.id == InboundEmail.brand_id)
+        .order_by(InboundEmail.id.desc())
+        .limit(limit)
+    )
+    if states:
+        query = query.where(InboundEmail.state.in_(list(states)))
+    if mailboxes:
+        query = query.where(InboundEmail.mailbox.in_(list(mailboxes)))
+    return [
+        EmailLine(
+            id=email.id,
+            mailbox=email.mailbox,
+            brand=slug,
+            state=email.state.value,
+            sender_kind=email.sender_kind,
+            language=email.language,
+            sender=email.sender,
+            subject=email.subject,
+            received_at=email.received_at,
+            error=email.last_error,
+        )
+        for email, slug in session.execute(query)
+    ]
