@@ -10,7 +10,9 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
+from email.header import Header
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import formataddr, formatdate
 from typing import Literal
 
@@ -108,9 +110,42 @@ def _from_reply(code: int, text: bytes | str) -> ChannelError:
     return ChannelRejectedError(message)
 
 
+class _MailPolicy(EmailPolicy):
+    """``policy.default``, except that the Subject is folded by ``email.header.Header``.
+
+    CPython's folder moves a space that falls on the boundary between two encoded words out of
+    them, into the folding whitespace, where RFC 2047 decoders drop it: a Hindi subject "आपके
+    ऑर्डर" arrived as "आपकेऑर्डर". It also folds a long ASCII subject right after "Subject:",
+    which reads back with a leading space. ``Header`` keeps every space inside an encoded word
+    and folds plain text at a space between words.
+    """
+
+    def fold(self, name: str, value: str) -> str:
+        """The header line as text."""
+        if name.lower() in _FOLDED_BY_HEADER:
+            return _folded(name, value, self.linesep)
+        return super().fold(name, value)
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        """The header line as bytes."""
+        if name.lower() in _FOLDED_BY_HEADER:
+            return _folded(name, value, self.linesep).encode("ascii")
+        return super().fold_binary(name, value)
+
+
+_FOLDED_BY_HEADER = frozenset({"subject"})
+MAIL_POLICY = _MailPolicy()
+
+
+def _folded(name: str, value: str, linesep: str) -> str:
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    folded = Header(str(value), charset, header_name=name).encode(linesep=linesep)
+    return f"{name}: {folded}{linesep}"
+
+
 def build_email(message: OutboundMessage) -> EmailMessage:
     """The MIME message: text with an HTML alternative, a stable Message-ID, unsubscribe headers."""
-    email = EmailMessage()
+    email = EmailMessage(policy=MAIL_POLICY)
     email["From"] = formataddr((message.sender_name or "", message.sender))
     email["To"] = message.recipient
     email["Subject"] = message.subject or ""
