@@ -124,7 +124,8 @@ class _MailPolicy(EmailPolicy):
         """The header line as text."""
         if name.lower() in _FOLDED_BY_HEADER:
             return _folded(name, value, self.linesep)
-        return super().fold(name, value)
+        folded: str = super().fold(name, value)
+        return folded
 
     def fold_binary(self, name: str, value: str) -> bytes:
         """The header line as bytes."""
