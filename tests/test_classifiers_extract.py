@@ -89,6 +89,25 @@ class TestDatesAndSlots:
     @pytest.mark.parametrize(
         ("text", "expected"),
         [
+            ("Paket saya belum sampai sejak 18 November", None),
+            ("waiting since 18 November, where is it?", None),
+            ("ordered on the 2nd of November and nothing yet", None),
+            ("pesanan dibuat pada 3 November, belum tiba", None),
+            ("18 नवंबर से इंतज़ार कर रहा हूँ", None),
+            ("menunggu sejak tanggal 12", None),
+            ("I ordered it in early November; it was due on 18 November", None),
+            ("sejak 18 November belum sampai, tolong kirim 9 Desember", date(2026, 12, 9)),
+        ],
+    )
+    def test_a_date_named_as_the_past_is_not_a_request(
+        self, text: str, expected: date | None
+    ) -> None:
+        """ "since 18 November" is not a request for next year's 18 November."""
+        assert find_requested_date(text, FRIDAY) == expected
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
             ("kal nahi, parso lana bhai", date(2026, 11, 22)),
             ("tomorrow I fly to Medan, back Monday, send then", date(2026, 11, 23)),
             ("please deliver on 2nd January 2027", date(2027, 1, 2)),

@@ -138,6 +138,21 @@ DAY_ONLY = re.compile(
     r"(?:tanggal|tgl\.?|tarikh)\s*(?P<day>[0-3]?\d)(?![\w:/.])"
     r"|(?<![\w/.:-])(?P<day2>[0-3]?\d)\s*(?:hb|तारीख|tarikh)(?!\w)"
 )
+# A date the sender names as the past is never the day they ask for: "since 18 November",
+# "sejak 18 November", "ordered on the 2nd", "18 नवंबर से इंतज़ार". Cues before the date (en, id,
+# ms) and after it (Hindi puts "since" after the date).
+PAST_BEFORE = re.compile(
+    r"(?:\bsince|\bsejak|\bsemenjak|\bever since|\b(?:ordered|placed|bought|purchased|paid|"
+    r"shipped|dispatched)\s+(?:it\s+|this\s+)?on|\b(?:dipesan|dibeli|dibayar|dikirim|ditempah|"
+    r"dibuat)\s+(?:pada\s+|tanggal\s+|tgl\.?\s*|tarikh\s+)?)\s*(?:the\s+)?(?:tanggal\s+|tgl\.?\s*)?$"
+)
+PAST_AFTER = re.compile(
+    r"^\s*(?:को\s+)?(?:से\s+(?:इंतज़ार|इंतजार|wait|intezaar)|से\s+अब\s+तक"
+    r"|को\s+(?:ऑर्डर|आर्डर|order)\s+(?:किया|kiya))"
+)
+# Without a year, a date that has passed this year means next year's only when that is soon
+# ("28 Januari" written in November); further off, it was a date in the past.
+ROLLOVER_DAYS = 120
 DATE_CATEGORIES = {"delivery_reschedule", "failed_delivery_attempt", "carrier_delay"}
 ADDRESS_CATEGORIES = {"address_change", "address_undeliverable"}
 
@@ -202,6 +217,8 @@ def _written_dates(lowered: str, base: date) -> list[tuple[int, date]]:
     spans: list[tuple[int, int]] = []
     for match in DAY_MONTH.finditer(lowered):
         spans.append(match.span())
+        if _named_as_past(lowered, match):
+            continue
         day_text = match.group("day") or match.group("day2")
         day, month = int(day_text), MONTHS[match.group("month") or match.group("month2")]
         year = int(match.group("year")) if match.group("year") else None
@@ -211,6 +228,8 @@ def _written_dates(lowered: str, base: date) -> list[tuple[int, date]]:
     for match in DAY_ONLY.finditer(lowered):
         if any(start < match.end() and match.start() < end for start, end in spans):
             continue  # "tanggal 9 November": the day and month are already there
+        if _named_as_past(lowered, match):
+            continue
         day = int(match.group("day") or match.group("day2"))
         month, year = base.month, base.year
         if day < base.day:
@@ -221,8 +240,15 @@ def _written_dates(lowered: str, base: date) -> list[tuple[int, date]]:
     return found
 
 
+def _named_as_past(lowered: str, match: re.Match[str]) -> bool:
+    """Whether the words around a date say it is in the past ("since", "sejak", "से इंतज़ार")."""
+    before = lowered[max(0, match.start() - 30) : match.start()]
+    return bool(PAST_BEFORE.search(before) or PAST_AFTER.match(lowered[match.end() :]))
+
+
 def _next_date(base: date, day: int, month: int, year: int | None) -> date | None:
-    """That day and month in ``year``, or on or after ``base`` when no year is written."""
+    """That day and month in ``year``, or on or after ``base`` when no year is written (next
+    year's only when that is near: a day long gone this year was the past, not a request)."""
     try:
         when = date(year or base.year, month, day)
     except ValueError:
@@ -231,6 +257,8 @@ def _next_date(base: date, day: int, month: int, year: int | None) -> date | Non
         try:
             when = date(base.year + 1, month, day)
         except ValueError:
+            return None
+        if when > base + timedelta(days=ROLLOVER_DAYS):
             return None
     return when
 
