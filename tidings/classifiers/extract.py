@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
+from tidings import patterns
 from tidings.classifiers.text import unquoted
 from tidings.classifiers.types import ClassifyContext, EmailInput, ExtractedFields
 from tidings.domain import Address
@@ -166,11 +167,12 @@ def _first(patterns: list[str], text: str, flags: int = 0) -> str | None:
 
 
 def find_order_id(text: str, brand_patterns: list[str]) -> str | None:
-    """The first order id by the brand's patterns, else the one named as an order, else one
-    by generic shapes."""
-    found = _first(brand_patterns, text)
-    if found:
-        return found
+    """The first order id by the brand's patterns (checked, and run with a time limit: they are
+    the operator's), else the one named as an order, else one by generic shapes."""
+    for pattern in brand_patterns:
+        match = patterns.search(patterns.compile_checked(pattern), text)
+        if match:
+            return str(match.group(1) if match.groups() else match.group(0)).strip()
     labelled = ORDER_LABELLED.search(text)
     if labelled and any(ch.isdigit() for ch in labelled.group(1)):
         return labelled.group(1)

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from tidings.errors import ConfigError
+from tidings.patterns import compile_checked
 
 LanguageCode = str  # ISO 639-1, e.g. "en", "hi", "id", "ms"
 _LANGUAGE = r"^[a-z]{2}$"
@@ -98,11 +99,9 @@ class Brand(BaseModel):
     def _patterns_compile(cls, value: list[str]) -> list[str]:
         for pattern in value:
             try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(
-                    f"order id pattern {pattern!r} is not a valid regex: {exc}"
-                ) from exc
+                compile_checked(pattern)
+            except ConfigError as exc:  # pydantic reports ValueErrors with the key's location
+                raise ValueError(str(exc)) from None
         return value
 
     @field_validator("thresholds")

@@ -15,7 +15,6 @@ all raises ``InboxError``, which quarantines the row with that message.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import Message
@@ -34,6 +33,7 @@ from tidings.inbox.mime import PLACEHOLDER_CHARS, Attachment, parse_message, wal
 from tidings.inbox.patterns import compile_patterns, find_order_ids, find_tracking_numbers
 from tidings.inbox.quotes import split_body
 from tidings.inbox.sender import SenderKind, SenderLists, is_automated, sender_kind
+from tidings.patterns import Pattern
 
 __all__ = [
     "Attachment",
@@ -102,8 +102,8 @@ class _Body(BaseModel):
 def parse_email(
     raw: bytes,
     *,
-    order_id_patterns: Sequence[str | re.Pattern[str]] | None = None,
-    tracking_patterns: Sequence[str | re.Pattern[str]] | None = None,
+    order_id_patterns: Sequence[str | Pattern] | None = None,
+    tracking_patterns: Sequence[str | Pattern] | None = None,
     sender_lists: SenderLists | None = None,
     max_bytes: int = MAX_EMAIL_BYTES,
     detect: bool = True,
@@ -159,8 +159,8 @@ def _defaults() -> tuple[list[str], SenderLists]:
 def _parse(
     raw: bytes,
     *,
-    order_id_patterns: Sequence[str | re.Pattern[str]],
-    tracking_patterns: Sequence[str | re.Pattern[str]],
+    order_id_patterns: Sequence[str | Pattern],
+    tracking_patterns: Sequence[str | Pattern],
     lists: SenderLists,
     detect: bool,
 ) -> ParsedEmail:

@@ -10,37 +10,33 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import lru_cache
 
-from tidings.errors import ConfigError
+from tidings.patterns import Pattern, compile_checked, finditer
 
 # Scanning more than this of one email finds nothing new and costs time on giant bodies.
 MAX_SCAN_CHARS = 200_000
 
 
-@lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ConfigError(
-            f"pattern {pattern!r} is not a valid regular expression ({exc}): fix it in the "
-            "brands file (order_id_patterns) or TIDINGS_INBOX__TRACKING_PATTERNS"
-        ) from exc
+SETTINGS = "the brands file's order_id_patterns or TIDINGS_INBOX__TRACKING_PATTERNS"
 
 
-def compile_patterns(patterns: Iterable[str | re.Pattern[str]]) -> tuple[re.Pattern[str], ...]:
-    """Compile patterns once, raising ``ConfigError`` that names a broken one."""
-    return tuple(p if isinstance(p, re.Pattern) else _compiled(p) for p in patterns)
+def _compiled(pattern: str | Pattern) -> Pattern:
+    return compile_checked(pattern, setting=SETTINGS) if isinstance(pattern, str) else pattern
 
 
-def find_all(text: str, patterns: Iterable[str | re.Pattern[str]]) -> list[str]:
-    """Every match of every pattern, in order of appearance, upper-cased, without repeats."""
+def compile_patterns(patterns: Iterable[str | Pattern]) -> tuple[Pattern, ...]:
+    """Compile patterns once, raising ``ConfigError`` that names a broken or explosive one."""
+    return tuple(_compiled(p) for p in patterns)
+
+
+def find_all(text: str, patterns: Iterable[str | Pattern]) -> list[str]:
+    """Every match of every pattern, in order of appearance, upper-cased, without repeats. Each
+    pattern runs with a time limit (``tidings.patterns``)."""
     text = text[:MAX_SCAN_CHARS]
     found: list[tuple[int, str]] = []
     for pattern in patterns:
-        regex = _compiled(pattern) if isinstance(pattern, str) else pattern
-        for match in regex.finditer(text):
+        regex = _compiled(pattern)
+        for match in finditer(regex, text):
             group = 1 if regex.groups else 0
             value = match.group(group)
             if value:
@@ -51,7 +47,7 @@ def find_all(text: str, patterns: Iterable[str | re.Pattern[str]]) -> list[str]:
     return list(seen)
 
 
-def find_order_ids(text: str, patterns: Iterable[str | re.Pattern[str]]) -> list[str]:
+def find_order_ids(text: str, patterns: Iterable[str | Pattern]) -> list[str]:
     """Order ids found by the brands' patterns."""
     return find_all(text, patterns)
 
@@ -76,7 +72,7 @@ def _siblings(text: str, found: list[str]) -> list[str]:
 
 def find_tracking_numbers(
     text: str,
-    patterns: Iterable[str | re.Pattern[str]],
+    patterns: Iterable[str | Pattern],
     *,
     exclude: Iterable[str] = (),
 ) -> list[str]:

@@ -6,7 +6,6 @@ dispatcher) add their steps the same way as the built-in parse step.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -18,6 +17,7 @@ from tidings.classifiers.base import Classifier
 from tidings.config.brands import BrandsFile
 from tidings.config.settings import InboxSettings
 from tidings.inbox.parse import parse_email
+from tidings.patterns import Pattern
 from tidings.store.enums import EmailState
 from tidings.store.lease import RetryPolicy
 from tidings.store.models import InboundEmail
@@ -63,7 +63,7 @@ def parse_step(brands: BrandsFile, inbox: InboxSettings | None = None) -> Step:
     )
     slugs: dict[int, str] = {}
 
-    def patterns_for(session: Session, brand_id: int | None) -> tuple[re.Pattern[str], ...]:
+    def patterns_for(session: Session, brand_id: int | None) -> tuple[Pattern, ...]:
         # A row of a known brand is searched with that brand's patterns only.
         if brand_id is None:
             return every_brand
