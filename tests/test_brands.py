@@ -42,7 +42,10 @@ class TestBrandsFile:
             (lambda d: d["brands"][0].update(default_language="ta"), "default_language"),
             (lambda d: d["brands"][1].update(slug="kapas"), "unique"),
             (lambda d: d["brands"][0]["thresholds"].update(wismo=1.5), "within 0..1"),
-            (lambda d: d["brands"][0].update(order_id_patterns=["KAP-(\\d"]), "not a valid regular expression"),
+            (
+                lambda d: d["brands"][0].update(order_id_patterns=["KAP-(\\d"]),
+                "not a valid regular expression",
+            ),
             (lambda d: d["brands"][0]["voice"].update(emoji="lots"), "brands.0.voice.emoji"),
         ],
     )
