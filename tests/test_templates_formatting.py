@@ -118,6 +118,13 @@ class TestMoney:
         )
         assert text == "₹1,499.00"
 
+    def test_rupiah_in_sen_keeps_its_decimals(self) -> None:
+        """Minor units follow ISO 4217 (100 sen to the rupiah), not CLDR's display digits."""
+        text = render(
+            "{{ order.total|money }}", "id", order={"total": {"minor": 30700050, "currency": "IDR"}}
+        )
+        assert text == "Rp307.000,50"
+
     def test_money_needs_an_amount(self) -> None:
         """money on text says what it needs."""
         with pytest.raises(TemplateError, match="money needs an amount"):

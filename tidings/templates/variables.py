@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Final
 
-from babel.numbers import get_currency_precision
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -25,6 +24,7 @@ from pydantic import (
 )
 
 from tidings.config.brands import Brand
+from tidings.domain import from_minor
 from tidings.errors import TemplateError
 
 
@@ -50,7 +50,7 @@ def _parse_money(value: Any) -> Money:
             minor = value["minor"]
             if not isinstance(minor, int) or isinstance(minor, bool):
                 raise ValueError("minor must be an integer number of paise, sen...")
-            amount = Decimal(minor).scaleb(-get_currency_precision(currency))
+            amount = from_minor(minor, currency)
         else:
             amount = Decimal(str(value["amount"]))
     except (KeyError, InvalidOperation) as exc:
