@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tidings.cli.demo import SAMPLE_EMAILS, import_samples
 from tidings.config import load_brands
-from tidings.config.settings import BUNDLED_BRANDS_FILE
+from tidings.config.settings import BUNDLED_BRANDS_FILE, InboxSettings
 from tidings.demo.seed import seed_demo
 from tidings.pipeline.steps import default_steps
 from tidings.pipeline.worker import Worker
@@ -54,7 +54,9 @@ def main() -> None:
         figures["import_s"] = round(time.perf_counter() - t, 3)
         figures["emails"] = imported.imported
         t = time.perf_counter()
-        Worker(session_factory=sessions, steps=default_steps(brands)).run_until_idle()
+        Worker(
+            session_factory=sessions, steps=default_steps(brands, InboxSettings())
+        ).run_until_idle()
         figures["parse_s"] = round(time.perf_counter() - t, 3)
         figures["total_s"] = round(time.perf_counter() - started, 3)
         engine.dispose()

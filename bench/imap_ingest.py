@@ -30,7 +30,7 @@ from inbox_parse import build_corpus  # same directory as this script
 
 from tests.dovecot import Dovecot, available, new_user
 from tidings.config import load_brands
-from tidings.config.settings import BUNDLED_BRANDS_FILE
+from tidings.config.settings import BUNDLED_BRANDS_FILE, InboxSettings
 from tidings.inbox.poll import MailboxPoller
 from tidings.logs import configure_logging
 from tidings.pipeline.steps import parse_step
@@ -89,7 +89,9 @@ def main() -> None:
         if args.parse:
             brands = load_brands(BUNDLED_BRANDS_FILE)
             started = time.perf_counter()
-            Worker(session_factory=sessions, steps=[parse_step(brands)]).run_until_idle()
+            Worker(
+                session_factory=sessions, steps=[parse_step(brands, InboxSettings())]
+            ).run_until_idle()
             parse_elapsed = time.perf_counter() - started
             figures["parse_step_s"] = round(parse_elapsed, 2)
             figures["parse_step_emails_per_s"] = round(count / parse_elapsed, 1)

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from tidings.config import BrandsFile
+from tidings.config.settings import InboxSettings
 from tidings.errors import InboxError
 from tidings.inbox.import_files import email_files, import_files
 from tidings.inbox.parse import ParsedEmail, parse_email
@@ -96,7 +97,9 @@ class TestCorpusThroughThePipeline:
         outcomes = [MANIFEST[f.name]["outcome"] for f in files]
         assert report.duplicates == outcomes.count("duplicate")
         assert report.imported + report.quarantined == len(files) - report.duplicates
-        Worker(session_factory=sessions, steps=[parse_step(brands)]).run_until_idle()
+        Worker(
+            session_factory=sessions, steps=[parse_step(brands, InboxSettings())]
+        ).run_until_idle()
         with sessions() as session:
             rows = session.scalars(select(InboundEmail)).all()
         assert len(rows) == len(files) - report.duplicates

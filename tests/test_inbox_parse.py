@@ -271,7 +271,9 @@ class TestParseStep:
         brand rows are searched with their own brand's order-id patterns."""
         files = email_files(SAMPLES / "seri-support")
         import_files(session_factory=sessions, files=files, mailbox="seri-support")
-        Worker(session_factory=sessions, steps=[parse_step(brands)]).run_until_idle()
+        Worker(
+            session_factory=sessions, steps=[parse_step(brands, InboxSettings())]
+        ).run_until_idle()
         with sessions() as session:
             rows = session.scalars(select(InboundEmail)).all()
         assert {r.state for r in rows} == {EmailState.PARSED}

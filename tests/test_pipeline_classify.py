@@ -10,6 +10,7 @@ from tidings.classifiers.cascade import CascadeClassifier
 from tidings.classifiers.factory import classifier_for
 from tidings.classifiers.types import Classification, ClassifyContext, EmailInput
 from tidings.config import BrandsFile, Settings
+from tidings.config.settings import InboxSettings
 from tidings.inbox.import_files import email_files, import_files
 from tidings.pipeline.steps import default_steps
 from tidings.pipeline.worker import Worker
@@ -34,7 +35,7 @@ class TestClassifyStep:
     def test_every_email_gets_one_case(self, sessions: SessionFactory, brands: BrandsFile) -> None:
         """parse then classify: a case per email with category, confidence and fields."""
         n = _import(sessions, brands)
-        steps = default_steps(brands, classifier_for(Settings(_env_file=None)))
+        steps = default_steps(brands, InboxSettings(), classifier_for(Settings(_env_file=None)))
         report = Worker(session_factory=sessions, steps=steps).run_until_idle()
         assert report.by_step == {"parse": n, "classify": n}
         with sessions() as session:
@@ -65,7 +66,7 @@ class TestClassifyStep:
         again, and restores each email's state from its case."""
         n = _import(sessions, brands)
         counting = Counting(classifier_for(Settings(_env_file=None)))
-        steps = default_steps(brands, counting)
+        steps = default_steps(brands, InboxSettings(), counting)
         Worker(session_factory=sessions, steps=steps).run_until_idle()
         with sessions() as session:
             before = dict(session.execute(select(InboundEmail.id, InboundEmail.state)).all())

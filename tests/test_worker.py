@@ -11,6 +11,7 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from tidings.config import BrandsFile
+from tidings.config.settings import InboxSettings
 from tidings.errors import InboxError
 from tidings.inbox.import_files import email_files, import_files
 from tidings.pipeline.steps import Step, default_steps
@@ -53,7 +54,9 @@ class TestWorker:
     ) -> None:
         """received -> parsed for every email, with the parsed form stored on the row."""
         n = _import_samples(sessions)
-        report = Worker(session_factory=sessions, steps=default_steps(brands)).run_until_idle()
+        report = Worker(
+            session_factory=sessions, steps=default_steps(brands, InboxSettings())
+        ).run_until_idle()
         assert report.by_step == {"parse": n}
         assert set(_states(sessions)) == {EmailState.PARSED}
         with sessions() as session:
@@ -66,7 +69,7 @@ class TestWorker:
         _import_samples(sessions)
         calls: list[int] = []
 
-        def flaky(session: Session, row: InboundEmail) -> StrEnum:
+        def flaky(session: Session, row: InboundEmail, _prepared: object) -> StrEnum:
             calls.append(row.id)
             raise ConnectionError("order API unreachable")
 
@@ -86,7 +89,7 @@ class TestWorker:
         """A malformed email is not retried: it is quarantined after one attempt."""
         _import_samples(sessions)
 
-        def refuse(session: Session, row: InboundEmail) -> StrEnum:
+        def refuse(session: Session, row: InboundEmail, _prepared: object) -> StrEnum:
             raise InboxError("unreadable MIME")
 
         step = email_step("refuse", refuse)
@@ -97,7 +100,7 @@ class TestWorker:
         """What a failing step wrote before it failed is not committed."""
         _import_samples(sessions)
 
-        def half_done(session: Session, row: InboundEmail) -> StrEnum:
+        def half_done(session: Session, row: InboundEmail, _prepared: object) -> StrEnum:
             row.subject = "CHANGED"
             raise ConnectionError("later")
 
@@ -125,7 +128,9 @@ class TestWorker:
         import time
 
         time.sleep(0.01)
-        report = Worker(session_factory=sessions, steps=default_steps(brands)).run_until_idle()
+        report = Worker(
+            session_factory=sessions, steps=default_steps(brands, InboxSettings())
+        ).run_until_idle()
         assert report.done == n
         assert set(_states(sessions)) == {EmailState.PARSED}
 
@@ -136,13 +141,13 @@ class TestReviewFixes:
         _import_samples(sessions)
         failures = {"first": 0}
 
-        def first(session: Session, row: InboundEmail) -> StrEnum:
+        def first(session: Session, row: InboundEmail, _prepared: object) -> StrEnum:
             if failures["first"] < 3:
                 failures["first"] += 1
                 raise ConnectionError("flaky")
             return EmailState.PARSED
 
-        def second(session: Session, row: InboundEmail) -> StrEnum:
+        def second(session: Session, row: InboundEmail, _prepared: object) -> StrEnum:
             raise ConnectionError("second step's own failure")
 
         policy = RetryPolicy(max_attempts=4, base_seconds=0.0)
@@ -164,7 +169,7 @@ class TestReviewFixes:
         """An IntegrityError or DataError is permanent: quarantined at once, not retried."""
         _import_samples(sessions)
 
-        def too_long(session: Session, row: InboundEmail) -> StrEnum:
+        def too_long(session: Session, row: InboundEmail, _prepared: object) -> StrEnum:
             raise DataError(
                 "UPDATE ...", {}, Exception("value too long for type character varying(8)")
             )
@@ -176,38 +181,33 @@ class TestReviewFixes:
             errors = set(session.scalars(select(InboundEmail.last_error)))
         assert errors == {"DataError: value too long for type character varying(8)"}
 
-    def test_lapsed_lease_is_not_worked(self, sessions: SessionFactory) -> None:
-        """A row whose lease lapsed before the worker reached it is left to its new owner."""
+    def test_a_row_taken_over_is_not_worked(self, sessions: SessionFactory) -> None:
+        """A row another worker took over (its lease lapsed) is left to its new owner."""
         _import_samples(sessions)
         calls: list[int] = []
 
-        def record(session: Session, row: InboundEmail) -> StrEnum:
+        def record(session: Session, row: InboundEmail, _prepared: object) -> StrEnum:
             calls.append(row.id)
             return EmailState.PARSED
 
-        step = email_step("r", record)
-        worker = Worker(session_factory=sessions, steps=[step], lease_for=timedelta(milliseconds=1))
-        import time
-
+        worker = Worker(session_factory=sessions, steps=[email_step("r", record)])
         original = worker._renew
 
-        def slow_renew(step: Step, row_id: int) -> bool:
-            time.sleep(0.005)  # the lease (1 ms) has lapsed by now
-            from tidings.store import lease as leasing
-
-            with sessions() as session:
-                return leasing.renew(
-                    session=session,
-                    model=InboundEmail,
-                    row_id=row_id,
-                    owner=worker.owner,
-                    lease_for=timedelta(minutes=5),
+        def taken_over(step: Step, row_id: int) -> bool:
+            with transaction(sessions) as session:
+                session.execute(
+                    update(InboundEmail)
+                    .where(InboundEmail.id == row_id)
+                    .values(lease_owner="another-worker")
                 )
+            return original(step, row_id)
 
-        worker._renew = slow_renew  # type: ignore[method-assign]
+        worker._renew = taken_over  # type: ignore[method-assign]
         worker.run_once()
         assert calls == []
-        worker._renew = original  # type: ignore[method-assign]
+        with sessions() as session:
+            owners = set(session.scalars(select(InboundEmail.lease_owner)))
+        assert owners == {"another-worker"}
 
     def test_prepare_runs_outside_the_write_transaction(
         self, sessions: SessionFactory, backend: str
@@ -231,7 +231,7 @@ class TestReviewFixes:
             model=InboundEmail,
             consumes=(EmailState.RECEIVED,),
             dead_state=EmailState.QUARANTINED,
-            handle=lambda s, r: EmailState.PARSED,
+            handle=lambda s, r, p: EmailState.PARSED,
             prepare=prepare,
         )
         report = Worker(session_factory=sessions, steps=[step]).run_once()

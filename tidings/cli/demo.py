@@ -109,7 +109,7 @@ def demo(
     with transaction(sessions) as session:
         templates = load_bundled(session=session, brands=brands)
     imported = import_samples(sessions, brands, SAMPLE_EMAILS)
-    steps = default_steps(brands, classifier_for(settings), settings.inbox)
+    steps = default_steps(brands, settings.inbox, classifier_for(settings))
     processed = Worker(session_factory=sessions, steps=steps).run_until_idle()
     table = Table(title="sample emails", show_header=False)
     table.add_row("imported", str(imported.imported))

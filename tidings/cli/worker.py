@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from datetime import timedelta
 from types import FrameType
 
 import typer
@@ -20,8 +21,13 @@ def worker(
     """Lease rows and run pipeline steps; SIGTERM or Ctrl+C stops after the row in hand."""
     settings = load_settings()
     sessions = open_database(settings).sessions
-    steps = default_steps(load_brands_for(settings), classifier_for(settings), settings.inbox)
-    runner = Worker(session_factory=sessions, steps=steps)
+    steps = default_steps(load_brands_for(settings), settings.inbox, classifier_for(settings))
+    runner = Worker(
+        session_factory=sessions,
+        steps=steps,
+        lease_for=timedelta(seconds=settings.worker.lease_seconds),
+        heartbeat_every=settings.worker.heartbeat_seconds,
+    )
     if once:
         report = runner.run_until_idle()
         console.print(f"done {report.done}, retrying later {report.retried}, dead {report.dead}")

@@ -157,6 +157,19 @@ class SMTPSettings(BaseModel):
     per_second: float | None = Field(default=None, gt=0, description="unlimited when unset")
 
 
+class WorkerSettings(BaseModel):
+    """How pipeline workers hold their rows (``TIDINGS_WORKER__*``)."""
+
+    lease_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="a crashed worker's rows come back after this long; live workers renew",
+    )
+    heartbeat_seconds: float | None = Field(
+        default=None, gt=0, description="how often leases in hand are renewed (a third of a lease)"
+    )
+
+
 class WebSettings(BaseModel):
     """The web app's listener and session signing key."""
 
@@ -198,6 +211,7 @@ class Settings(BaseSettings):
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     smtp: SMTPSettings = Field(default_factory=SMTPSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
     @model_validator(mode="after")
     def _refuse_placeholders_outside_dev(self) -> Settings:

@@ -17,6 +17,7 @@ from tidings.classifiers.base import Classifier
 from tidings.classifiers.taxonomy import OTHER
 from tidings.classifiers.types import Classification, ClassifyContext, EmailInput
 from tidings.config.brands import BrandsFile
+from tidings.errors import StorageError
 from tidings.pipeline.steps import Step
 from tidings.store.brands import brand_slug
 from tidings.store.enums import CaseState, EmailState
@@ -70,8 +71,6 @@ def classify_step(brands: BrandsFile, classifier: Classifier) -> Step:
     """The step, with each brand's order-id patterns and thresholds as context."""
     by_slug = {brand.slug: brand for brand in brands.brands}
     every = [p for brand in brands.brands for p in brand.order_id_patterns]
-    # Results computed in ``prepare`` (outside the write transaction) wait here for ``handle``.
-    pending: dict[int, Classification] = {}
 
     def context_for(session: Session, email: InboundEmail) -> ClassifyContext:
         brand = by_slug.get(brand_slug(session, email.brand_id) or "")
@@ -81,18 +80,18 @@ def classify_step(brands: BrandsFile, classifier: Classifier) -> Step:
             brand=brand.slug, order_id_patterns=brand.order_id_patterns, thresholds=brand.thresholds
         )
 
-    def prepare(session: Session, email: InboundEmail) -> None:
-        if session.scalar(select(Case.id).where(Case.email_id == email.id)) is None:
-            pending[email.id] = classifier.classify(email_input(email), context_for(session, email))
+    def prepare(session: Session, email: InboundEmail) -> Classification | None:
+        """Classify outside the write transaction, unless a replay finds the case there."""
+        if session.scalar(select(Case.id).where(Case.email_id == email.id)) is not None:
+            return None
+        return classifier.classify(email_input(email), context_for(session, email))
 
-    def handle(session: Session, email: InboundEmail) -> EmailState:
+    def handle(session: Session, email: InboundEmail, result: Classification | None) -> EmailState:
         existing = session.scalar(select(Case).where(Case.email_id == email.id))
         if existing is not None:  # a replay: the case decided already, and costs nothing again
-            pending.pop(email.id, None)
             return _email_state(existing)
-        result = pending.pop(email.id, None) or classifier.classify(
-            email_input(email), context_for(session, email)
-        )
+        if result is None:  # the case vanished between prepare and handle: classify again
+            raise StorageError("the email's case disappeared mid-step; retrying")
         case = _case(email, result)
         session.add(case)
         return _email_state(case)

@@ -18,32 +18,45 @@ from tidings.config.brands import BrandsFile
 from tidings.config.settings import InboxSettings
 from tidings.inbox.parse import parse_email
 from tidings.patterns import Pattern
+from tidings.pipeline.work import Work
 from tidings.store.enums import EmailState
 from tidings.store.lease import RetryPolicy
 from tidings.store.models import InboundEmail
 
-Handler = Callable[[Session, Any], StrEnum]
-Prepare = Callable[[Session, Any], None]
+Handler = Callable[[Session, Any, Any], StrEnum]
+Prepare = Callable[[Session, Any], Any]
+Run = Callable[[Work], StrEnum]
 
 
 @dataclass(frozen=True)
 class Step:
-    """One stage of the pipeline."""
+    """One stage of the pipeline, in one of two shapes.
+
+    - ``prepare`` then ``handle``: slow work (an LLM call, a provider request) runs in
+      ``prepare``, in a read-only session outside the write transaction, so SQLite's write lock is
+      never held across the network; it returns what ``handle`` needs. ``handle`` applies that in
+      one short transaction, which also moves the row on.
+    - ``run``: a step that needs several transactions of its own (the agent graph) gets the
+      leased row as ``Work`` and writes only through ``Work.fenced()``; the worker moves the row
+      to the state ``run`` returns.
+    """
 
     name: str
     model: type[Any]
     consumes: tuple[StrEnum, ...]
     dead_state: StrEnum
-    handle: Handler = field(repr=False)
+    handle: Handler | None = field(default=None, repr=False)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     batch: int = 20
-    # Slow work (an LLM call, a provider request) runs here, in a read-only session outside the
-    # write transaction, so SQLite's write lock is never held across the network. ``handle``
-    # then applies the result in a short transaction.
     prepare: Prepare | None = field(default=None, repr=False)
+    run: Run | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if (self.handle is None) == (self.run is None):
+            raise ValueError(f"step {self.name!r} needs either handle (with prepare) or run")
 
 
-def parse_step(brands: BrandsFile, inbox: InboxSettings | None = None) -> Step:
+def parse_step(brands: BrandsFile, inbox: InboxSettings) -> Step:
     """received -> parsed: decode the raw email into a ``ParsedEmail`` stored on the row, and
     fill the row's sender, subject, language and sender kind. Unreadable mail raises
     ``InboxError`` and is quarantined with the reason."""
@@ -51,7 +64,6 @@ def parse_step(brands: BrandsFile, inbox: InboxSettings | None = None) -> Step:
     from tidings.inbox.sender import SenderLists
     from tidings.store.models import BrandRow
 
-    inbox = inbox or InboxSettings()
     by_brand = {b.slug: compile_patterns(b.order_id_patterns) for b in brands.brands}
     every_brand = tuple(p for patterns in by_brand.values() for p in patterns)
     tracking = compile_patterns(inbox.tracking_patterns)
@@ -72,7 +84,7 @@ def parse_step(brands: BrandsFile, inbox: InboxSettings | None = None) -> Step:
             slugs[brand_id] = row.slug if row else ""
         return by_brand.get(slugs[brand_id], every_brand)
 
-    def handle(session: Session, email: InboundEmail) -> EmailState:
+    def handle(session: Session, email: InboundEmail, _prepared: None) -> EmailState:
         parsed = parse_email(
             email.raw,
             order_id_patterns=patterns_for(session, email.brand_id),
@@ -98,7 +110,7 @@ def parse_step(brands: BrandsFile, inbox: InboxSettings | None = None) -> Step:
 
 
 def default_steps(
-    brands: BrandsFile, classifier: Classifier | None = None, inbox: InboxSettings | None = None
+    brands: BrandsFile, inbox: InboxSettings, classifier: Classifier | None = None
 ) -> list[Step]:
     """The steps that exist so far, in pipeline order; without a classifier, parsing only."""
     # Imported here: the classify step's module builds on ``Step`` from this one.

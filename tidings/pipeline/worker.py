@@ -1,8 +1,10 @@
 """``tidings worker``: lease rows, run their step, commit; retry with backoff; dead-letter.
 
-Each row is handled in its own transaction that also releases its lease, so a crash at any point
-leaves the row either untouched (its lease expires and another worker takes it) or finished.
-Run as many workers as you like against PostgreSQL; on SQLite they take turns.
+Each row ends in a transaction that also releases its lease, so a crash at any point leaves the
+row either untouched (its lease expires and another worker takes it) or finished. Leases are
+short (15 s by default) and a heartbeat renews the ones in hand, so a crashed worker's rows come
+back within seconds while a live worker keeps a row however long it takes. Run as many workers
+as you like against PostgreSQL; on SQLite they take turns.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from datetime import timedelta
 from tidings.errors import LeaseLostError, TidingsError
 from tidings.logs import get_logger
 from tidings.metrics import STEP_OUTCOMES
-from tidings.pipeline.loop import run_until_stopped
 from tidings.pipeline.steps import Step
+from tidings.pipeline.work import Work
+from tidings.runner import Runner
 from tidings.store import lease as leasing
 from tidings.store.db import SessionFactory, make_session_factory, refused_data, transaction
+from tidings.store.heartbeat import Heartbeat
 
 log = get_logger(__name__)
+DEFAULT_LEASE = timedelta(seconds=15)
 
 
 def is_permanent(exc: Exception) -> bool:
@@ -52,8 +57,16 @@ class RunReport:
         """Rows this pass touched."""
         return self.done + self.retried + self.dead
 
+    def merge(self, other: RunReport) -> None:
+        """Add another pass's counts."""
+        self.done += other.done
+        self.retried += other.retried
+        self.dead += other.dead
+        for name, count in other.by_step.items():
+            self.by_step[name] = self.by_step.get(name, 0) + count
 
-class Worker:
+
+class Worker(Runner[RunReport]):
     """Runs pipeline steps over leased rows."""
 
     def __init__(
@@ -63,7 +76,8 @@ class Worker:
         steps: list[Step],
         read_sessions: SessionFactory | None = None,
         owner: str | None = None,
-        lease_for: timedelta = timedelta(minutes=5),
+        lease_for: timedelta = DEFAULT_LEASE,
+        heartbeat_every: float | None = None,
     ) -> None:
         self.sessions = session_factory
         self.read_sessions = read_sessions or make_session_factory(
@@ -73,6 +87,13 @@ class Worker:
         self.owner = owner or worker_id()
         self.lease_for = lease_for
         self.stopping = threading.Event()
+        self.heartbeat = Heartbeat(
+            sessions=session_factory, owner=self.owner, lease_for=lease_for, every=heartbeat_every
+        )
+
+    def empty_report(self) -> RunReport:
+        """Nothing done yet."""
+        return RunReport()
 
     def run_once(self) -> RunReport:
         """One pass: lease a batch for every step and handle it."""
@@ -87,63 +108,49 @@ class Worker:
                     limit=step.batch,
                     lease_for=self.lease_for,
                 )
-            for row_id in ids:
-                if self.stopping.is_set():
-                    self._release(step, row_id)
-                    continue
-                self._handle(step, row_id, report)
+            self.heartbeat.hold(step.model, ids)
+            try:
+                for row_id in ids:
+                    if self.stopping.is_set():
+                        self._release(step, row_id)
+                        continue
+                    self._handle(step, row_id, report)
+                    self.heartbeat.release(step.model, [row_id])
+            finally:
+                self.heartbeat.release(step.model, ids)
         return report
 
-    def run_until_idle(self, *, max_passes: int = 10_000) -> RunReport:
-        """Repeat passes until one finds nothing to do (for the demo and tests). Rows waiting for
-        a retry later are left for later."""
-        total = RunReport()
-        for _ in range(max_passes):
-            report = self.run_once()
-            if report.handled == 0:
-                break
-            total.done += report.done
-            total.retried += report.retried
-            total.dead += report.dead
-            for name, count in report.by_step.items():
-                total.by_step[name] = total.by_step.get(name, 0) + count
-        return total
-
     def run_forever(self, *, idle_sleep: float = 2.0, max_backoff: float = 60.0) -> None:
-        """Work until ``stop()``; sleep between passes that found nothing. A database outage
-        (restart, lock timeout) pauses the worker with backoff instead of ending it."""
+        """Work until ``stop()`` (see ``Runner.run_forever``)."""
         log.info("worker started", owner=self.owner, steps=[s.name for s in self.steps])
-        run_until_stopped(
-            lambda: self.run_once().handled,
-            self.stopping,
-            idle_sleep=idle_sleep,
-            max_backoff=max_backoff,
-        )
+        try:
+            super().run_forever(idle_sleep=idle_sleep, max_backoff=max_backoff)
+        finally:
+            self.heartbeat.stop()
         log.info("worker stopped", owner=self.owner)
 
-    def stop(self) -> None:
-        """Finish the row in hand, give back the rest, and return from ``run_forever``."""
-        self.stopping.set()
+    def _work(self, step: Step, row_id: int) -> Work:
+        return Work(
+            model=step.model,
+            row_id=row_id,
+            owner=self.owner,
+            lease_for=self.lease_for,
+            sessions=self.sessions,
+            read_sessions=self.read_sessions,
+        )
 
     def _handle(self, step: Step, row_id: int, report: RunReport) -> None:
         bound = log.bind(step=step.name, row_id=row_id)
+        work = self._work(step, row_id)
         try:
             if not self._renew(step, row_id):
                 raise LeaseLostError(f"lease on {step.model.__name__} {row_id} lapsed before work")
-            if step.prepare is not None:
-                with self.read_sessions() as session:
-                    step.prepare(session, session.get_one(step.model, row_id))
-            with transaction(self.sessions) as session:
-                row = session.get_one(step.model, row_id)
-                new_state = step.handle(session, row)
-                if not leasing.complete(
-                    session=session,
-                    model=step.model,
-                    row_id=row_id,
-                    owner=self.owner,
-                    state=new_state,
-                ):
-                    raise LeaseLostError(f"lease on {step.model.__name__} {row_id} was lost")
+            if step.run is not None:
+                state = step.run(work)
+                with work.fenced() as session:
+                    work.complete(session, state)
+            else:
+                self._prepare_and_handle(step, work)
         except LeaseLostError:
             bound.warning("lease lost; another worker owns the row now")
             return
@@ -153,6 +160,21 @@ class Worker:
         report.done += 1
         report.by_step[step.name] = report.by_step.get(step.name, 0) + 1
         STEP_OUTCOMES.labels(step=step.name, outcome="done").inc()
+
+    @staticmethod
+    def _prepare_and_handle(step: Step, work: Work) -> None:
+        """``prepare`` outside the write transaction, then ``handle`` and the state change in
+        one transaction."""
+        handle = step.handle
+        if handle is None:  # Step refuses this at construction; kept for the type checker
+            raise TypeError(f"step {step.name} has neither handle nor run")
+        prepared = None
+        if step.prepare is not None:
+            with work.read() as session:
+                prepared = step.prepare(session, session.get_one(step.model, work.row_id))
+        with transaction(work.sessions) as session:
+            row = session.get_one(step.model, work.row_id)
+            work.complete(session, handle(session, row, prepared))
 
     def _renew(self, step: Step, row_id: int) -> bool:
         """Re-arm the lease before working: rows late in a batch must not have lapsed."""

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
+from tidings.errors import LeaseLostError
 from tidings.store.base import utcnow
 
 
@@ -179,3 +180,26 @@ def release(*, session: Session, model: type[Any], row_ids: Iterable[int], owner
         .values(lease_owner=None, lease_expires_at=None)
         .execution_options(synchronize_session=False)
     )
+
+
+def assert_owned(
+    *,
+    session: Session,
+    model: type[Any],
+    row_id: int,
+    owner: str,
+    lease_for: timedelta,
+    now: datetime | None = None,
+) -> None:
+    """Fence a write: in the caller's transaction, extend our lease on the row or raise
+    ``LeaseLostError`` when it is no longer ours. On PostgreSQL the UPDATE also locks the row
+    until commit, so a worker that took the row over meanwhile waits instead of interleaving."""
+    now = now or utcnow()
+    result = session.execute(
+        update(model)
+        .where(_owned(model, row_id, owner))
+        .values(lease_expires_at=now + lease_for)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]  # CursorResult for UPDATE
+        raise LeaseLostError(f"lease on {model.__name__} {row_id} is no longer ours")
