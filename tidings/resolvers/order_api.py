@@ -2,7 +2,7 @@
 
 Resolvers only ever talk to this protocol. The built-in store (``order_store.py``) implements it
 on Tidings' own database for the demo and for small shops; a Shopify or in-house client would
-implement the same five calls.
+implement the same calls.
 """
 
 from __future__ import annotations
@@ -83,6 +83,29 @@ class OrderView(BaseModel):
     delivery_date: date | None
     delivery_slot: str | None
 
+    @property
+    def unshipped(self) -> bool:
+        """Nothing has left the warehouse yet: the address can still change, the order cancel."""
+        return self.status in UNSHIPPED
+
+
+class PurchaseOrderView(BaseModel):
+    """A brand's order to a supplier, as supplier mail names it."""
+
+    number: str
+    brand: str
+    supplier: str
+    skus: list[str]
+    expected_date: date | None
+
+
+UNSHIPPED = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.CONFIRMED, OrderStatus.PACKED})
+OPEN = UNSHIPPED | {
+    OrderStatus.SHIPPED,
+    OrderStatus.PARTIALLY_SHIPPED,
+    OrderStatus.OUT_FOR_DELIVERY,
+}
+
 
 @runtime_checkable
 class OrderAPI(Protocol):
@@ -103,6 +126,18 @@ class OrderAPI(Protocol):
         """The parcels of an order with their tracking events."""
         ...
 
+    def find_order_by_tracking(self, tracking_number: str) -> OrderView | None:
+        """The order a parcel belongs to, by its tracking number (carrier mail names these)."""
+        ...
+
+    def get_purchase_order(self, number: str) -> PurchaseOrderView | None:
+        """A purchase order to a supplier, by its number (supplier mail names these)."""
+        ...
+
+    def find_open_orders(self, *, brand: str, skus: list[str], limit: int = 500) -> list[OrderView]:
+        """A brand's open orders that contain any of these SKUs, oldest first."""
+        ...
+
     def update_shipping_address(
         self, number: str, address: Address, *, idempotency_key: str, actor: str
     ) -> OrderView:
@@ -119,4 +154,17 @@ class OrderAPI(Protocol):
         self, number: str, *, reason: str, idempotency_key: str, actor: str
     ) -> OrderView:
         """Cancel an order that has not shipped."""
+        ...
+
+    def set_eta(
+        self,
+        number: str,
+        *,
+        eta: date,
+        reason: str,
+        tracking_number: str | None,
+        idempotency_key: str,
+        actor: str,
+    ) -> OrderView:
+        """Record a new expected delivery date for an order's parcel (or the whole order)."""
         ...

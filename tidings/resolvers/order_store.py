@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -22,16 +22,26 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ra
 from tidings.domain import Address, from_minor
 from tidings.errors import OrderNotFoundError, OrderStateError, ResolverError
 from tidings.resolvers.order_api import (
+    OPEN,
     CustomerView,
     OrderLineView,
     OrderView,
+    PurchaseOrderView,
     ShipmentView,
     TrackingEventView,
 )
 from tidings.store.base import utcnow
 from tidings.store.db import SessionFactory
-from tidings.store.enums import LineStatus, OrderStatus
-from tidings.store.models import AuditEntry, Customer, Order, Shipment
+from tidings.store.enums import LineStatus, OrderStatus, ShipmentStatus
+from tidings.store.models import (
+    AuditEntry,
+    BrandRow,
+    Customer,
+    Order,
+    OrderLine,
+    PurchaseOrder,
+    Shipment,
+)
 
 # Which order states allow which change.
 ADDRESS_CHANGE_ALLOWED = frozenset(
@@ -108,7 +118,12 @@ def shipment_view(shipment: Shipment) -> ShipmentView:
     )
 
 
-_ORDER_LOADS = (selectinload(Order.lines), selectinload(Order.customer), selectinload(Order.brand))
+_ORDER_LOADS = (
+    selectinload(Order.lines),
+    selectinload(Order.customer),
+    selectinload(Order.brand),
+    selectinload(Order.shipments),
+)
 
 
 class BuiltinOrderStore:
@@ -153,6 +168,62 @@ class BuiltinOrderStore:
             )
             return [shipment_view(s) for s in shipments]
 
+    def find_order_by_tracking(self, tracking_number: str) -> OrderView | None:
+        """The order whose parcel has this tracking number (spaces and case ignored)."""
+        wanted = "".join(tracking_number.split()).upper()
+        with self._sessions() as session:
+            order_id = session.scalar(
+                select(Shipment.order_id).where(Shipment.tracking_number == wanted).limit(1)
+            )
+            if order_id is None:
+                return None
+            order = session.scalars(
+                select(Order).where(Order.id == order_id).options(*_ORDER_LOADS)
+            ).one()
+            return order_view(order)
+
+    def get_purchase_order(self, number: str) -> PurchaseOrderView | None:
+        """A purchase order by number (case ignored)."""
+        with self._sessions() as session:
+            row = session.scalars(
+                select(PurchaseOrder)
+                .where(func.upper(PurchaseOrder.number) == number.strip().upper())
+                .options(selectinload(PurchaseOrder.brand))
+            ).one_or_none()
+            if row is None:
+                return None
+            return PurchaseOrderView(
+                number=row.number,
+                brand=row.brand.slug,
+                supplier=row.supplier,
+                skus=list(row.skus),
+                expected_date=row.expected_date,
+            )
+
+    def find_open_orders(self, *, brand: str, skus: list[str], limit: int = 500) -> list[OrderView]:
+        """The brand's open orders with an open or backordered line of these SKUs."""
+        if not skus:
+            return []
+        query = (
+            select(Order)
+            .join(Order.brand)
+            .where(
+                BrandRow.slug == brand,
+                Order.status.in_(list(OPEN)),
+                Order.id.in_(
+                    select(OrderLine.order_id).where(
+                        OrderLine.sku.in_(skus),
+                        OrderLine.status.in_([LineStatus.OPEN, LineStatus.BACKORDERED]),
+                    )
+                ),
+            )
+            .options(*_ORDER_LOADS)
+            .order_by(Order.placed_at, Order.id)
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return [order_view(o) for o in session.scalars(query)]
+
     def update_shipping_address(
         self, number: str, address: Address, *, idempotency_key: str, actor: str
     ) -> OrderView:
@@ -193,6 +264,38 @@ class BuiltinOrderStore:
 
         return self._change(
             number, "cancel_order", idempotency_key, actor, apply, details={"reason": reason}
+        )
+
+    def set_eta(
+        self,
+        number: str,
+        *,
+        eta: date,
+        reason: str,
+        tracking_number: str | None,
+        idempotency_key: str,
+        actor: str,
+    ) -> OrderView:
+        """Set the ETA of the parcel with this tracking number, or of every undelivered parcel
+        (an order with none yet gets a new promised date)."""
+
+        def apply(order: Order) -> None:
+            if order.status in (OrderStatus.CANCELLED, OrderStatus.DELIVERED, OrderStatus.RETURNED):
+                raise OrderStateError(f"order {order.number} is {order.status.value}: no ETA")
+            wanted = "".join((tracking_number or "").split()).upper()
+            parcels = [
+                s
+                for s in order.shipments
+                if s.status not in (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED)
+                and (not wanted or s.tracking_number == wanted)
+            ]
+            for parcel in parcels:
+                parcel.eta = eta
+            if not parcels:
+                order.promised_date = eta
+
+        return self._change(
+            number, "set_eta", idempotency_key, actor, apply, details={"reason": reason}
         )
 
     # -- internals -------------------------------------------------------------------------

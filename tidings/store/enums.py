@@ -77,16 +77,29 @@ class EmailState(StrEnum):
 
 
 class CaseState(StrEnum):
-    """A case's progress through automation and review."""
+    """A case's progress: the agent works it (open), resolves it, asks the customer, or pauses it
+    for a person (escalated); a person's decision (decided) is applied by a worker."""
 
     OPEN = "open"
-    IN_REVIEW = "in_review"
+    ESCALATED = "escalated"  # in the review queue, paused at the graph's interrupt
+    DECIDED = "decided"  # a person decided; a worker resumes the graph with the decision
     AWAITING_CUSTOMER = "awaiting_customer"
     AUTO_RESOLVED = "auto_resolved"
-    ESCALATED = "escalated"
-    RESOLVED = "resolved"
-    REJECTED = "rejected"
-    ARCHIVED = "archived"  # no exception (``other``): nothing to do
+    RESOLVED = "resolved"  # closed by a person (reply sent, or resolved without reply)
+    REJECTED = "rejected"  # a person closed it without acting
+    ARCHIVED = "archived"  # no exception (``other``): nothing to do, visible and reversible
+    FAILED = "failed"  # the agent gave up after retries; ``tidings cases retry`` runs it again
+
+
+# Cases nobody needs to act on any more; their checkpoints are pruned after a while.
+CLOSED_CASE_STATES = frozenset(
+    {
+        CaseState.AUTO_RESOLVED,
+        CaseState.RESOLVED,
+        CaseState.REJECTED,
+        CaseState.ARCHIVED,
+    }
+)
 
 
 class ActionOutcome(StrEnum):

@@ -1,13 +1,14 @@
 """Every table. Import from here so Alembic and the app see one complete metadata."""
 
 from tidings.store.models.audit import AuditEntry
-from tidings.store.models.cases import Action, Case, HumanLabel
+from tidings.store.models.cases import Action, Case, CaseEvent, HumanLabel
 from tidings.store.models.channels import DeliveryEvent, WhatsAppApproval, WhatsAppTemplate
 from tidings.store.models.customers import BrandRow, Customer, CustomerConsent
 from tidings.store.models.emails import InboundEmail
 from tidings.store.models.mailboxes import MailboxSyncState
 from tidings.store.models.notifications import Notification
-from tidings.store.models.orders import Order, OrderLine, Shipment, TrackingEvent
+from tidings.store.models.orders import Order, OrderLine, PurchaseOrder, Shipment, TrackingEvent
+from tidings.store.models.switches import KillSwitch
 from tidings.store.models.templates import Template, TemplateVersion
 
 __all__ = [
@@ -15,15 +16,18 @@ __all__ = [
     "AuditEntry",
     "BrandRow",
     "Case",
+    "CaseEvent",
     "Customer",
     "CustomerConsent",
     "DeliveryEvent",
     "HumanLabel",
     "InboundEmail",
+    "KillSwitch",
     "MailboxSyncState",
     "Notification",
     "Order",
     "OrderLine",
+    "PurchaseOrder",
     "Shipment",
     "Template",
     "TemplateVersion",

@@ -103,3 +103,18 @@ class TrackingEvent(IdMixin, Base):
     location: Mapped[str | None] = mapped_column(String(200))
 
     shipment: Mapped[Shipment] = relationship(back_populates="events")
+
+
+class PurchaseOrder(IdMixin, TimestampMixin, Base):
+    """A brand's order to a supplier: supplier mail names it ("PO SB-PO-1187"), and its SKUs lead
+    to the customer orders waiting for that stock."""
+
+    __tablename__ = "purchase_orders"
+
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    brand_id: Mapped[int] = mapped_column(BigIntId, ForeignKey("brands.id"), index=True)
+    supplier: Mapped[str] = mapped_column(String(200))
+    skus: Mapped[list[str]] = mapped_column(default=list)
+    expected_date: Mapped[date | None] = mapped_column(Date)
+
+    brand: Mapped[BrandRow] = relationship()

@@ -1,0 +1,55 @@
+"""The graph's state: small, typed, and only what the next node needs (the case row holds the
+rest). It is checkpointed at the review interrupt and at the end of a run."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from tidings.store.enums import CaseState, ChannelKind
+
+Route = Literal["resolve", "escalate", "close"]
+DecisionAction = Literal["approve", "edit", "reject", "relabel", "reassign", "resolve"]
+
+
+class Notice(BaseModel):
+    """A message to send when the case ends: one outbox row per notice (idempotent on its key)."""
+
+    event: str = Field(description="a template event, e.g. address_updated")
+    episode: str = Field(description="tells repeats of one event on one order apart")
+    order_number: str
+    variables: dict[str, Any] = Field(description="template variables, as JSON")
+    channel: ChannelKind | None = Field(default=None, description="None: the customer's first")
+    language: str | None = None
+
+
+class Decision(BaseModel):
+    """What a person decided in review; written to the case row, then resumed by a worker."""
+
+    id: str = Field(description="unique per decision: the key of whatever it sends")
+    action: DecisionAction
+    by: str
+    reply: str | None = Field(default=None, description="the reply as edited (edit)")
+    label: str | None = Field(default=None, description="the right category (relabel)")
+    assignee: str | None = None
+    note: str | None = None
+
+
+class CaseRun(BaseModel):
+    """One run of the graph over one case."""
+
+    email_id: int
+    case_id: int | None = None
+    category: str | None = None
+    needs_review: bool = False
+    order_number: str | None = None
+    affected_orders: list[str] = Field(default_factory=list, description="supplier and carrier")
+    sender_verified: bool | None = None
+    route: Route | None = None
+    reasons: list[str] = Field(default_factory=list, description="why a person must look")
+    tried: list[str] = Field(default_factory=list, description="what the agent did or tried")
+    notices: list[Notice] = Field(default_factory=list)
+    decision: Decision | None = None
+    closing: CaseState | None = Field(default=None, description="the state the case ends in")
+    resolution: str | None = None
