@@ -1,4 +1,5 @@
-"""Delivery-status webhooks, STOP replies and unsubscribe links, over real HTTP on loopback."""
+"""Delivery-status webhooks and STOP replies, over real HTTP on loopback (unsubscribe links:
+test_web_unsubscribe.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from tests.factories import brand_rows
 from tests.http import loopback_client, serve_app
 from tidings.channels.base import OutboundMessage, SendResult
 from tidings.channels.compose import Links
-from tidings.channels.consent import unsubscribe_token
 from tidings.channels.outbox import POSSIBLY_SENT
 from tidings.channels.status import CONFIRMED
 from tidings.config import BrandsFile, Settings
@@ -188,7 +188,7 @@ class TestTwilioStatus:
             sessions,
             brands,
             {ChannelKind.WHATSAPP: CallsBackAtOnce()},
-            links=Links(public_url=app_url, secret=SECRET),
+            links=Links(public_url=app_url),
         )
         assert dispatcher.run_until_idle().counts == {"sent": 1}
         row = state_of(sessions, row_id)
@@ -296,26 +296,6 @@ class TestSendGridEvents:
 
 
 class TestConsentEndpoints:
-    def test_unsubscribe_link_asks_then_opts_out(
-        self, app_url: str, sessions: SessionFactory, brands: BrandsFile
-    ) -> None:
-        """GET only asks (link scanners follow GETs); POST opts out with the source kept."""
-        with transaction(sessions) as session:
-            person = add_customer(
-                session, brand_rows(session, brands)["kapas"], channels=("email",)
-            )
-        token = unsubscribe_token(SECRET, person.id, ChannelKind.EMAIL)
-        with loopback_client(app_url) as client:
-            page = client.get(f"/unsubscribe/{token}")
-            assert page.status_code == 200 and '<form method="post"' in page.text
-            with sessions() as session:
-                assert session.scalars(select(CustomerConsent.opted_in)).all() == [True]
-            assert client.post(f"/unsubscribe/{token}").status_code == 200
-            assert client.post(f"/unsubscribe/{token[:-2]}xx").status_code == 404
-        with sessions() as session:
-            consent = session.scalars(select(CustomerConsent)).one()
-        assert consent.opted_in is False and consent.source == "unsubscribe link"
-
     def test_stop_and_start_replies(
         self, app_url: str, sessions: SessionFactory, brands: BrandsFile
     ) -> None:

@@ -1,18 +1,15 @@
-"""Provider webhooks and the unsubscribe link, as one FastAPI router.
+"""Provider webhooks, as one FastAPI router (the unsubscribe link is in ``tidings.web``).
 
 - ``POST /webhooks/twilio/status``: Twilio message status callbacks (``X-Twilio-Signature``).
 - ``POST /webhooks/twilio/inbound``: customers' WhatsApp/SMS messages: STOP and START change
   consent; a WhatsApp message opens the 24-hour window (``X-Twilio-Signature``).
 - ``POST /webhooks/sendgrid/events``: SendGrid's event webhook (ECDSA signature).
-- ``GET /unsubscribe/{token}`` asks, ``POST`` does it (also RFC 8058 one-click): a GET alone
-  never unsubscribes, because mail scanners open links.
 A request whose signature does not verify gets 403 and changes nothing.
 """
 
 from __future__ import annotations
 
 import functools
-import html
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,17 +17,16 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from tidings.channels import status as statuses
-from tidings.channels.consent import keyword_consent, read_unsubscribe_token, set_consent
+from tidings.channels.consent import keyword_consent, set_consent
 from tidings.channels.sendgrid import NOTIFICATION_ARG
 from tidings.config import BrandsFile, Settings, load_brands
-from tidings.errors import ChannelRejectedError
 from tidings.store.base import utcnow
 from tidings.store.db import SessionFactory, transaction
 from tidings.store.enums import ChannelKind
@@ -83,34 +79,6 @@ def webhooks_router(settings: Settings) -> APIRouter:
                 outcome = _sendgrid_event(session, event)
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
         return JSONResponse({"outcomes": outcomes})
-
-    @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
-    def unsubscribe_page(token: str) -> HTMLResponse:
-        """Ask before unsubscribing: link scanners follow GETs."""
-        _read_token(settings, token)
-        action = html.escape(f"/unsubscribe/{token}")
-        return HTMLResponse(
-            "<!doctype html><title>Unsubscribe</title><p>Stop these emails?</p>"
-            f'<form method="post" action="{action}"><button>Unsubscribe</button></form>'
-        )
-
-    @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
-    def unsubscribe(token: str, request: Request) -> HTMLResponse:
-        """Opt the customer out of the channel the link was sent on."""
-        customer_id, kind = _read_token(settings, token)
-        with transaction(_sessions(request)) as session:
-            if session.get(Customer, customer_id) is None:
-                raise HTTPException(404, "no such customer")
-            set_consent(
-                session=session,
-                customer_id=customer_id,
-                channel=kind,
-                opted_in=False,
-                source="unsubscribe link",
-            )
-        return HTMLResponse(
-            "<!doctype html><title>Unsubscribed</title><p>You are unsubscribed.</p>"
-        )
 
     return router
 
@@ -243,13 +211,6 @@ def _email_opt_out(session: Session, notification_id: int | None, source: str) -
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def _read_token(settings: Settings, token: str) -> tuple[int, ChannelKind]:
-    try:
-        return read_unsubscribe_token(settings.web.secret_key.get_secret_value(), token)
-    except ChannelRejectedError as exc:
-        raise HTTPException(404, str(exc)) from exc
 
 
 def _int(value: Any) -> int | None:

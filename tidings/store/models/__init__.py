@@ -9,6 +9,7 @@ from tidings.store.models.mailboxes import MailboxSyncState
 from tidings.store.models.notifications import Notification
 from tidings.store.models.orders import Order, OrderLine, Shipment, TrackingEvent
 from tidings.store.models.templates import Template, TemplateVersion
+from tidings.store.models.unsubscribe import UnsubscribeToken
 
 __all__ = [
     "Action",
@@ -28,6 +29,7 @@ __all__ = [
     "Template",
     "TemplateVersion",
     "TrackingEvent",
+    "UnsubscribeToken",
     "WhatsAppApproval",
     "WhatsAppTemplate",
 ]
