@@ -17,6 +17,7 @@ from tidings.metrics import QUEUE_ROWS
 from tidings.store.db import make_engine, make_session_factory
 from tidings.store.migrate import current_revision
 from tidings.web.common import TEMPLATES, ReadSessionDep
+from tidings.web.limits import BodyLimit
 from tidings.web.queue import QueueHealth, needs_attention, queue_health
 from tidings.web.unsubscribe import unsubscribe_router
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             bound.dispose()
 
     app = FastAPI(title="Tidings", version=__version__, lifespan=lifespan)
+    app.add_middleware(BodyLimit, max_bytes=settings.web.max_body_bytes)
     app.include_router(webhooks_router(settings))
     app.include_router(unsubscribe_router())
 
