@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
 
@@ -35,7 +36,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         if own_engine:
             bound.dispose()
 
-    app = FastAPI(title="Tidings", version=__version__, lifespan=lifespan)
+    # /docs and /redoc with Swagger UI and ReDoc served by the app itself, not from a CDN:
+    # they work offline and behind firewalls.
+    app = FastAPIOffline(title="Tidings", version=__version__, lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=settings.web.max_body_bytes)
     app.include_router(webhooks_router(settings))
     app.include_router(unsubscribe_router())
