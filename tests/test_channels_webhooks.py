@@ -1,4 +1,5 @@
-"""Delivery-status webhooks, STOP replies and unsubscribe links, over real HTTP on loopback."""
+"""Delivery-status webhooks and STOP replies, over real HTTP on loopback (unsubscribe links:
+test_web_unsubscribe.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from tests.factories import brand_rows
 from tests.http import loopback_client, serve_app
 from tidings.channels.base import OutboundMessage, SendResult
 from tidings.channels.compose import Links
-from tidings.channels.consent import unsubscribe_token
 from tidings.channels.outbox import POSSIBLY_SENT
 from tidings.channels.status import CONFIRMED
 from tidings.config import BrandsFile, Settings
@@ -75,11 +75,17 @@ def twilio_post(
 
 
 def sendgrid_post(
-    base: str, events: list[dict[str, Any]], key: ec.EllipticCurvePrivateKey
+    base: str,
+    events: Any,
+    key: ec.EllipticCurvePrivateKey,
+    *,
+    at: float | None = None,
+    body: str | None = None,
 ) -> httpx.Response:
-    """POST events as SendGrid does, signed over timestamp + body."""
-    body = json.dumps(events)
-    timestamp = str(int(time.time()))
+    """POST events as SendGrid does, signed over timestamp + body; ``at`` signs another time,
+    ``body`` sends (and signs) raw text instead of ``events`` as JSON."""
+    body = json.dumps(events) if body is None else body
+    timestamp = str(int(time.time() if at is None else at))
     signature = key.sign((timestamp + body).encode(), ec.ECDSA(hashes.SHA256()))
     headers = {
         "Content-Type": "application/json",
@@ -188,7 +194,7 @@ class TestTwilioStatus:
             sessions,
             brands,
             {ChannelKind.WHATSAPP: CallsBackAtOnce()},
-            links=Links(public_url=app_url, secret=SECRET),
+            links=Links(public_url=app_url),
         )
         assert dispatcher.run_until_idle().counts == {"sent": 1}
         row = state_of(sessions, row_id)
@@ -295,27 +301,129 @@ class TestSendGridEvents:
         assert state_of(sessions, row_id).state is S.SENT
 
 
-class TestConsentEndpoints:
-    def test_unsubscribe_link_asks_then_opts_out(
+def delivered_events(count: int = 1) -> list[dict[str, Any]]:
+    """Plain SendGrid 'delivered' events."""
+    return [
+        {"event": "delivered", "sg_event_id": f"d{i}", "sg_message_id": "abc.f"}
+        for i in range(count)
+    ]
+
+
+def nested(depth: int) -> Any:
+    """A JSON value ``depth`` lists deep."""
+    value: Any = "deep"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def stored_events(sessions: SessionFactory) -> int:
+    """How many delivery events are stored."""
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(DeliveryEvent)) or 0
+
+
+class TestHostileButSigned:
+    """Requests with a valid signature and hostile content get 4xx, never 500."""
+
+    @pytest.mark.parametrize("hint", [str(10**30), "0", "-5", "12abc"])
+    def test_twilio_notification_hint_that_is_no_row_id(
+        self, app_url: str, sessions: SessionFactory, brands: BrandsFile, hint: str
+    ) -> None:
+        """A hint that cannot be a row id (10**30 overflows the database's integer) is 400."""
+        row_id = sent_row(sessions, brands)
+        path = f"/webhooks/twilio/status?notification={hint}"
+        assert twilio_post(app_url, path, status("SM1", "delivered")).status_code == 400
+        assert state_of(sessions, row_id).state is S.SENT and stored_events(sessions) == 0
+
+    def test_twilio_fields_longer_than_twilio_sends(
         self, app_url: str, sessions: SessionFactory, brands: BrandsFile
     ) -> None:
-        """GET only asks (link scanners follow GETs); POST opts out with the source kept."""
-        with transaction(sessions) as session:
-            person = add_customer(
-                session, brand_rows(session, brands)["kapas"], channels=("email",)
-            )
-        token = unsubscribe_token(SECRET, person.id, ChannelKind.EMAIL)
-        with loopback_client(app_url) as client:
-            page = client.get(f"/unsubscribe/{token}")
-            assert page.status_code == 200 and '<form method="post"' in page.text
-            with sessions() as session:
-                assert session.scalars(select(CustomerConsent.opted_in)).all() == [True]
-            assert client.post(f"/unsubscribe/{token}").status_code == 200
-            assert client.post(f"/unsubscribe/{token[:-2]}xx").status_code == 404
-        with sessions() as session:
-            consent = session.scalars(select(CustomerConsent)).one()
-        assert consent.opted_in is False and consent.source == "unsubscribe link"
+        """A MessageSid or status longer than the columns that hold them is 400."""
+        for params in (status("SM" + "1" * 500, "delivered"), status("SM1", "d" * 100)):
+            assert twilio_post(app_url, "/webhooks/twilio/status", params).status_code == 400
+        assert stored_events(sessions) == 0
 
+    @pytest.mark.parametrize(
+        "body",
+        [
+            "[" * 100_000 + "]" * 100_000,
+            json.dumps([{"event": "delivered", "sg_message_id": "abc.f", "x": nested(40)}]),
+            json.dumps([1, "delivered", None]),
+            json.dumps([{"event": ["delivered"], "sg_message_id": "abc.f"}]),
+            json.dumps([{"event": "delivered", "sg_message_id": 5}]),
+            json.dumps([{"event": "delivered", "tidings_notification_id": str(10**30)}]),
+            json.dumps([{"event": "delivered", "sg_event_id": "e" * 500}]),
+            json.dumps([{"event": "delivered", "timestamp": "yesterday"}]),
+            json.dumps({"event": "delivered"}),
+            "not json",
+        ],
+        ids=[
+            "nested-100k",
+            "nested-40",
+            "not-objects",
+            "event-list",
+            "message-id-int",
+            "huge-hint",
+            "long-event-id",
+            "timestamp-text",
+            "not-array",
+            "not-json",
+        ],
+    )
+    def test_sendgrid_bodies_that_are_not_events(
+        self,
+        app_url: str,
+        sessions: SessionFactory,
+        brands: BrandsFile,
+        sendgrid_key: ec.EllipticCurvePrivateKey,
+        body: str,
+    ) -> None:
+        """Deep nesting, non-object events, wrong types, huge numbers: 400, nothing stored."""
+        row_id = sent_row(sessions, brands, provider_message_id="abc", channel="email")
+        answer = sendgrid_post(app_url, None, sendgrid_key, body=body)
+        assert answer.status_code == 400, answer.text
+        assert state_of(sessions, row_id).state is S.SENT and stored_events(sessions) == 0
+
+    @pytest.mark.parametrize("offset", [-3600, -400, 400, 86_400 * 365])
+    def test_sendgrid_events_signed_long_ago_or_ahead_are_replays(
+        self,
+        app_url: str,
+        sessions: SessionFactory,
+        brands: BrandsFile,
+        sendgrid_key: ec.EllipticCurvePrivateKey,
+        offset: int,
+    ) -> None:
+        """A batch signed more than five minutes from now is refused as a replay: 403."""
+        row_id = sent_row(sessions, brands, provider_message_id="abc", channel="email")
+        answer = sendgrid_post(app_url, delivered_events(), sendgrid_key, at=time.time() + offset)
+        assert answer.status_code == 403
+        assert state_of(sessions, row_id).state is S.SENT and stored_events(sessions) == 0
+
+    def test_the_replay_window_is_a_setting(
+        self,
+        engine: Engine,
+        sessions: SessionFactory,
+        brands: BrandsFile,
+        sendgrid_key: ec.EllipticCurvePrivateKey,
+        tmp_path: Path,
+    ) -> None:
+        """With a 30-second window a batch signed a minute ago is refused; one signed now is not."""
+        settings = Settings(
+            sendgrid={
+                "webhook_public_key": public_key_b64(sendgrid_key),
+                "webhook_tolerance_seconds": 30,
+            },
+            outbox_dir=tmp_path,
+        )
+        sent_row(sessions, brands, provider_message_id="abc", channel="email")
+        with serve_app(create_app(settings, engine=engine)) as url:
+            late = sendgrid_post(url, delivered_events(), sendgrid_key, at=time.time() - 60)
+            fresh = sendgrid_post(url, delivered_events(), sendgrid_key)
+        assert late.status_code == 403 and fresh.status_code == 200
+
+
+class TestConsentEndpoints:
     def test_stop_and_start_replies(
         self, app_url: str, sessions: SessionFactory, brands: BrandsFile
     ) -> None:

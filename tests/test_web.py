@@ -1,6 +1,8 @@
-"""The web app over real HTTP on loopback: dashboard, queue JSON, health, metrics."""
+"""The web app over real HTTP on loopback: dashboard, queue JSON, health, metrics, API docs."""
 
 from __future__ import annotations
+
+import re
 
 import httpx
 import pytest
@@ -44,3 +46,20 @@ class TestWebApp:
         """The test client cannot reach a real provider by accident."""
         with loopback_client("http://api.twilio.com") as client, pytest.raises(httpx.ConnectError):
             client.get("/")
+
+    def test_api_docs_work_offline(self, engine: Engine) -> None:
+        """/docs and /redoc load every script, style and icon from the app itself (these machines
+        and many deployments have no CDN), and each of those answers."""
+        app = create_app(Settings(), engine=engine)
+        with serve_app(app) as url, loopback_client(url) as client:
+            for page in ("/docs", "/redoc"):
+                answer = client.get(page)
+                assert answer.status_code == 200
+                assert "http://" not in answer.text and "https://" not in answer.text
+                refs = re.findall(
+                    r"""(?:src|href|url:|spec-url)\s*=?\s*["']([^"']+)["']""", answer.text
+                )
+                assert "/openapi.json" in refs and any(ref.endswith(".js") for ref in refs)
+                for ref in refs:
+                    assert ref.startswith("/") and not ref.startswith("//"), ref
+                    assert client.get(ref).status_code == 200, ref

@@ -28,14 +28,14 @@ class Links:
     """
 
     public_url: str | None = None
-    secret: str = ""
     twilio_status_url: str | None = None
 
-    def unsubscribe(self, customer_id: int, kind: ChannelKind) -> str | None:
-        """The one-click unsubscribe URL for a customer and channel."""
+    def unsubscribe(self, *, session: Session, customer_id: int, kind: ChannelKind) -> str | None:
+        """The one-click unsubscribe URL for a customer and channel; its token is made in the
+        caller's transaction the first time."""
         if not self.public_url:
             return None
-        token = unsubscribe_token(self.secret, customer_id, kind)
+        token = unsubscribe_token(session=session, customer_id=customer_id, channel=kind)
         return f"{self.public_url.rstrip('/')}/unsubscribe/{token}"
 
     def status_callback(self, notification_id: int) -> str | None:
@@ -78,7 +78,9 @@ def compose(
     the message to send."""
     kind = decision.kind
     time_zone = customer.time_zone if customer else "UTC"
-    unsubscribe = links.unsubscribe(customer.id, kind) if customer else None
+    unsubscribe = None
+    if customer is not None and kind is ChannelKind.EMAIL:  # only emails carry the link
+        unsubscribe = links.unsubscribe(session=session, customer_id=customer.id, kind=kind)
     content_sid, values = None, {}
     html = None
     if decision.template is not None:

@@ -2,23 +2,26 @@
 
 A STOP reply (WhatsApp, SMS) or an unsubscribe link (email) sets ``opted_in`` false with its
 source; START opts back in. Consent is checked again at send time, so a message enqueued before
-the customer opted out is not sent.
+the customer opted out is not sent. An unsubscribe link carries a random token stored per customer
+and channel, so it names nobody and cannot be made up.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
+import re
+import secrets
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tidings.errors import ChannelRejectedError
 from tidings.store.base import utcnow
 from tidings.store.enums import ChannelKind
-from tidings.store.models import CustomerConsent
+from tidings.store.models import CustomerConsent, UnsubscribeToken
+
+TOKEN_BYTES = 24  # 192 random bits, 32 URL-safe characters
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32,64}")
 
 # Whole-message keywords, as carriers and Twilio treat them, plus the words our customers use in
 # Hindi and Bahasa. "CANCEL" is left out on purpose: here it usually means "cancel my order".
@@ -64,24 +67,36 @@ def set_consent(
     return row
 
 
-def unsubscribe_token(secret: str, customer_id: int, channel: ChannelKind) -> str:
-    """A URL-safe token naming a customer and channel, signed so nobody can forge another's."""
-    payload = f"{customer_id}.{channel.value}"
-    return f"{payload}.{_signature(secret, payload)}"
-
-
-def read_unsubscribe_token(secret: str, token: str) -> tuple[int, ChannelKind]:
-    """The customer and channel a token names; ``ChannelRejectedError`` if it was tampered with."""
+def unsubscribe_token(*, session: Session, customer_id: int, channel: ChannelKind) -> str:
+    """The customer's unsubscribe token for a channel: random, made on first use, then kept, in
+    the caller's transaction."""
+    existing = _token_of(session, customer_id, channel)
+    if existing is not None:
+        return existing
+    row = UnsubscribeToken(
+        token=secrets.token_urlsafe(TOKEN_BYTES), customer_id=customer_id, channel=channel
+    )
     try:
-        customer, channel, signature = token.split(".")
-        payload = f"{customer}.{channel}"
-        if not hmac.compare_digest(signature, _signature(secret, payload)):
-            raise ValueError("bad signature")
-        return int(customer), ChannelKind(channel)
-    except ValueError as exc:
-        raise ChannelRejectedError("this unsubscribe link is not valid") from exc
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # another dispatcher made this customer's token first: use theirs
+        made = _token_of(session, customer_id, channel)
+        if made is None:
+            raise
+        return made
+    return row.token
 
 
-def _signature(secret: str, payload: str) -> str:
-    digest = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()[:18]
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+def find_unsubscribe(*, session: Session, token: str) -> UnsubscribeToken | None:
+    """The customer and channel a token stands for; None for anything that is not one."""
+    if not _TOKEN_SHAPE.fullmatch(token):  # old id.channel.hmac links, junk: no query
+        return None
+    return session.scalar(select(UnsubscribeToken).where(UnsubscribeToken.token == token))
+
+
+def _token_of(session: Session, customer_id: int, channel: ChannelKind) -> str | None:
+    return session.scalar(
+        select(UnsubscribeToken.token).where(
+            UnsubscribeToken.customer_id == customer_id, UnsubscribeToken.channel == channel
+        )
+    )

@@ -1,36 +1,36 @@
-"""Provider webhooks and the unsubscribe link, as one FastAPI router.
+"""Provider webhooks, as one FastAPI router.
 
 - ``POST /webhooks/twilio/status``: Twilio message status callbacks (``X-Twilio-Signature``).
 - ``POST /webhooks/twilio/inbound``: customers' WhatsApp/SMS messages: STOP and START change
   consent; a WhatsApp message opens the 24-hour window (``X-Twilio-Signature``).
-- ``POST /webhooks/sendgrid/events``: SendGrid's event webhook (ECDSA signature).
-- ``GET /unsubscribe/{token}`` asks, ``POST`` does it (also RFC 8058 one-click): a GET alone
-  never unsubscribes, because mail scanners open links.
-A request whose signature does not verify gets 403 and changes nothing.
+- ``POST /webhooks/sendgrid/events``: SendGrid's event webhook (ECDSA signature over timestamp
+  and body; a timestamp outside the replay window is refused).
+A request whose signature does not verify gets 403 and changes nothing. The body has already been
+bounded by the app's ``BodyLimit`` when it is read here, and it is parsed only after its
+signature verifies. A signed body that is not what the provider sends (wrong types, numbers no
+row id can be, values longer than Tidings stores, deep nesting) gets 400, never 500.
 """
 
 from __future__ import annotations
 
 import functools
-import html
-import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from tidings.channels import status as statuses
-from tidings.channels.consent import keyword_consent, read_unsubscribe_token, set_consent
-from tidings.channels.sendgrid import NOTIFICATION_ARG
+from tidings.channels.consent import keyword_consent, set_consent
+from tidings.channels.webhook_payloads import SendGridEvent, parse_events, row_id
 from tidings.config import BrandsFile, Settings, load_brands
-from tidings.errors import ChannelRejectedError
 from tidings.store.base import utcnow
 from tidings.store.db import SessionFactory, transaction
 from tidings.store.enums import ChannelKind
@@ -38,6 +38,7 @@ from tidings.store.models import BrandRow, Customer, Notification
 
 SENDGRID_SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
 SENDGRID_TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
+TWILIO_SIGNATURE = "X-Twilio-Signature"
 _SENDGRID_OPT_OUTS = {"unsubscribe", "group_unsubscribe", "spamreport"}
 
 
@@ -50,17 +51,7 @@ def webhooks_router(settings: Settings) -> APIRouter:
     async def twilio_status(request: Request) -> JSONResponse:
         """A message's new status: sent, delivered, read, failed, undelivered."""
         form = await _verified_twilio_form(request, settings)
-        report = statuses.StatusReport(
-            provider="twilio",
-            provider_message_id=form.get("MessageSid", ""),
-            status=form.get("MessageStatus", ""),
-            event_key=f"twilio:{form.get('MessageSid')}:{form.get('MessageStatus')}",
-            state=statuses.TWILIO_STATUSES.get(form.get("MessageStatus", "")),
-            notification_hint=_int(request.query_params.get("notification")),
-            error=_twilio_error(form),
-            occurred_at=utcnow(),
-            payload=form,
-        )
+        report = _twilio_report(form, request.query_params.get("notification"))
         with transaction(_sessions(request)) as session:
             outcome = statuses.record(session=session, report=report)
         return JSONResponse({"outcome": outcome})
@@ -84,34 +75,6 @@ def webhooks_router(settings: Settings) -> APIRouter:
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
         return JSONResponse({"outcomes": outcomes})
 
-    @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
-    def unsubscribe_page(token: str) -> HTMLResponse:
-        """Ask before unsubscribing: link scanners follow GETs."""
-        _read_token(settings, token)
-        action = html.escape(f"/unsubscribe/{token}")
-        return HTMLResponse(
-            "<!doctype html><title>Unsubscribe</title><p>Stop these emails?</p>"
-            f'<form method="post" action="{action}"><button>Unsubscribe</button></form>'
-        )
-
-    @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
-    def unsubscribe(token: str, request: Request) -> HTMLResponse:
-        """Opt the customer out of the channel the link was sent on."""
-        customer_id, kind = _read_token(settings, token)
-        with transaction(_sessions(request)) as session:
-            if session.get(Customer, customer_id) is None:
-                raise HTTPException(404, "no such customer")
-            set_consent(
-                session=session,
-                customer_id=customer_id,
-                channel=kind,
-                opted_in=False,
-                source="unsubscribe link",
-            )
-        return HTMLResponse(
-            "<!doctype html><title>Unsubscribed</title><p>You are unsubscribed.</p>"
-        )
-
     return router
 
 
@@ -128,13 +91,16 @@ async def _verified_twilio_form(request: Request, settings: Settings) -> dict[st
     token = settings.twilio.auth_token
     if token is None:
         raise HTTPException(403, "Twilio is not configured: set TIDINGS_TWILIO__AUTH_TOKEN")
-    # Twilio posts application/x-www-form-urlencoded; blank values count for the signature.
+    signature = request.headers.get(TWILIO_SIGNATURE, "")
+    if not signature:  # refused before a byte of the body is read
+        raise HTTPException(403, f"missing {TWILIO_SIGNATURE}")
+    # Twilio signs the form's parameters, not the raw body, so the (bounded) body is parsed
+    # first; blank values count for the signature.
     body = (await request.body()).decode("utf-8", "replace")
     form = dict(parse_qsl(body, keep_blank_values=True))
-    signature = request.headers.get("X-Twilio-Signature", "")
     validator = RequestValidator(token.get_secret_value())
     if not any(validator.validate(url, form, signature) for url in _public_urls(request, settings)):
-        raise HTTPException(403, "invalid X-Twilio-Signature")
+        raise HTTPException(403, f"invalid {TWILIO_SIGNATURE}")
     return form
 
 
@@ -149,6 +115,28 @@ def _public_urls(request: Request, settings: Settings) -> Iterator[str]:
     if configured and request.url.path.endswith("/status"):
         query = request.url.query
         yield f"{configured}{('&' if '?' in configured else '?') + query if query else ''}"
+
+
+def _twilio_report(form: dict[str, str], hint: str | None) -> statuses.StatusReport:
+    """A status callback as a report; 400 for values Twilio does not send."""
+    sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+    if len(sid) > 64 or len(status) > 32:  # Twilio's are 34 and at most 11 characters
+        raise HTTPException(400, "MessageSid or MessageStatus is longer than Twilio sends")
+    try:
+        notification = row_id(hint)
+    except ValueError as exc:
+        raise HTTPException(400, f"notification: {exc}") from exc
+    return statuses.StatusReport(
+        provider="twilio",
+        provider_message_id=sid,
+        status=status,
+        event_key=f"twilio:{sid}:{status}",
+        state=statuses.TWILIO_STATUSES.get(status),
+        notification_hint=notification,
+        error=_twilio_error(form),
+        occurred_at=utcnow(),
+        payload=form,
+    )
 
 
 def _twilio_error(form: dict[str, str]) -> str | None:
@@ -184,48 +172,61 @@ def _inbound(session: Session, brands: BrandsFile, form: dict[str, str]) -> None
 # -- SendGrid --------------------------------------------------------------------------------
 
 
-async def _verified_sendgrid_events(request: Request, settings: Settings) -> list[dict[str, Any]]:
+async def _verified_sendgrid_events(request: Request, settings: Settings) -> list[SendGridEvent]:
     key = settings.sendgrid.webhook_public_key
     if not key:
         raise HTTPException(
             403, "SendGrid events are not configured: set TIDINGS_SENDGRID__WEBHOOK_PUBLIC_KEY"
         )
-    body = (await request.body()).decode("utf-8", "replace")
     signature = request.headers.get(SENDGRID_SIGNATURE, "")
     timestamp = request.headers.get(SENDGRID_TIMESTAMP, "")
-    try:
-        valid = bool(signature and timestamp) and EventWebhook(key).verify_signature(
-            body, signature, timestamp
-        )
+    if not signature:
+        raise HTTPException(403, f"missing {SENDGRID_SIGNATURE}")
+    _refuse_replays(timestamp, settings.sendgrid.webhook_tolerance_seconds)
+    body = (await request.body()).decode("utf-8", "replace")
+    try:  # the raw body is verified before anything parses it
+        valid = EventWebhook(key).verify_signature(body, signature, timestamp)
     except (ValueError, TypeError):  # a malformed signature or key
         valid = False
     if not valid:
         raise HTTPException(403, "invalid SendGrid event webhook signature")
     try:
-        events = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise HTTPException(400, "the event webhook body is not JSON") from exc
-    if not isinstance(events, list):
-        raise HTTPException(400, "the event webhook body must be a JSON array")
-    return [e for e in events if isinstance(e, dict)]
+        return parse_events(body)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from exc
 
 
-def _sendgrid_event(session: Session, event: dict[str, Any]) -> str:
-    name = str(event.get("event", ""))
-    message_id = str(event.get("sg_message_id", "")).split(".")[0]
-    hint = _int(event.get(NOTIFICATION_ARG))
+def _refuse_replays(timestamp: str, tolerance: float) -> None:
+    """403 unless the signed timestamp is close to now: a captured batch cannot be sent again
+    later (the signature covers the timestamp)."""
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise HTTPException(403, f"missing or invalid {SENDGRID_TIMESTAMP}")
+    off = abs(time.time() - int(timestamp))
+    if off > tolerance:
+        raise HTTPException(
+            403,
+            f"the event batch was signed {off:.0f} s from now, outside the replay window of "
+            f"{tolerance:.0f} s (TIDINGS_SENDGRID__WEBHOOK_TOLERANCE_SECONDS; check the clock)",
+        )
+
+
+def _sendgrid_event(session: Session, event: SendGridEvent) -> str:
+    name = event.event
+    message_id = event.sg_message_id.split(".")[0]
+    hint = event.tidings_notification_id
     if name in _SENDGRID_OPT_OUTS:
         _email_opt_out(session, hint, name)
+    extra = event.model_extra or {}
     report = statuses.StatusReport(
         provider="sendgrid",
         provider_message_id=message_id,
         status=name,
-        event_key=f"sendgrid:{event.get('sg_event_id') or (message_id + ':' + name)}",
+        event_key=f"sendgrid:{event.sg_event_id or (message_id + ':' + name)}",
         state=statuses.SENDGRID_STATUSES.get(name),
         notification_hint=hint,
-        error=str(event.get("reason") or event.get("response") or "") or None,
-        occurred_at=_from_unix(event.get("timestamp")),
-        payload=event,
+        error=str(extra.get("reason") or extra.get("response") or "") or None,
+        occurred_at=_from_unix(event.timestamp),
+        payload=event.model_dump(mode="json", exclude_unset=True),
     )
     return statuses.record(session=session, report=report)
 
@@ -245,22 +246,8 @@ def _email_opt_out(session: Session, notification_id: int | None, source: str) -
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _read_token(settings: Settings, token: str) -> tuple[int, ChannelKind]:
-    try:
-        return read_unsubscribe_token(settings.web.secret_key.get_secret_value(), token)
-    except ChannelRejectedError as exc:
-        raise HTTPException(404, str(exc)) from exc
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _from_unix(value: Any) -> datetime | None:
     try:
         return datetime.fromtimestamp(float(value), tz=UTC)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, OSError):  # out of the platform's range
         return None

@@ -16,7 +16,7 @@ from tidings.classifiers.factory import classifier_for
 from tidings.cli.common import console, load_settings, open_database, progress_bar
 from tidings.cli.demo_env import DemoEnv, remember_demo
 from tidings.cli.seed import print_seed_report, run_seed
-from tidings.cli.serve import run_web
+from tidings.cli.serve import listen, run_web
 from tidings.config import BrandsFile, load_brands
 from tidings.config.settings import BUNDLED_BRANDS_FILE
 from tidings.inbox.import_files import ImportReport, email_files, import_files
@@ -100,6 +100,9 @@ def demo(
     started = time.monotonic()
     url = fresh_sqlite((directory / DEMO_DB).resolve())
     settings = load_settings(database_url=url, brands_file=BUNDLED_BRANDS_FILE)
+    # The port is taken first: finding it busy after the whole setup would waste the wait.
+    web = settings.web
+    listener = listen(web, host=web.host, port=port, port_fix="pass --port N") if serve else None
     console.print(f"[bold]Tidings demo[/] · database {directory / DEMO_DB}")
     upgrade_url(url)
     database = open_database(settings)
@@ -127,5 +130,5 @@ def demo(
     )
     print_next_steps(remembered)
     console.print(f"ready in {time.monotonic() - started:.1f} s")
-    if serve:
-        run_web(create_app(settings, engine=database.engine), settings.web.host, port)
+    if listener is not None:
+        run_web(create_app(settings, engine=database.engine), listener)

@@ -88,7 +88,6 @@ def build_dispatcher(settings: Settings, *, concurrency: int, public_url: str | 
         channels = default_registry().build(ChannelContext(settings=settings))
     links = Links(
         public_url=public_url or settings.web.public_url,
-        secret=settings.web.secret_key.get_secret_value(),
         twilio_status_url=settings.twilio.status_callback_url,
     )
     return Dispatcher(

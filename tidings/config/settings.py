@@ -142,6 +142,11 @@ class SendGridSettings(BaseModel):
     api_key: SecretStr | None = None
     host: str | None = Field(default=None, description="override, for test servers")
     webhook_public_key: str | None = None
+    webhook_tolerance_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="refuse event batches signed further than this from now: replays",
+    )
     per_second: float = Field(default=100.0, gt=0)
 
 
@@ -171,11 +176,16 @@ class WorkerSettings(BaseModel):
 
 
 class WebSettings(BaseModel):
-    """The web app's listener and session signing key."""
+    """The web app's listener, session signing key and request limits."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="largest request body accepted (413 beyond it); webhooks are a few KB",
+    )
     public_url: str | None = Field(
         default=None,
         description="where customers and providers reach `tidings serve` (behind a proxy): "

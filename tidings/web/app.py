@@ -4,34 +4,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.templating import Jinja2Templates
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
 
 from tidings import __version__
 from tidings.channels.webhooks import webhooks_router
 from tidings.config import Settings
 from tidings.metrics import QUEUE_ROWS
-from tidings.store.db import SessionFactory, make_engine, make_session_factory
+from tidings.store.db import make_engine, make_session_factory
 from tidings.store.migrate import current_revision
+from tidings.web.common import TEMPLATES, ReadSessionDep
+from tidings.web.limits import BodyLimit
 from tidings.web.queue import QueueHealth, needs_attention, queue_health
-
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-
-
-def _read_session(request: Request) -> Any:
-    factory: SessionFactory = request.app.state.read_sessions
-    with factory() as session:
-        yield session
-
-
-ReadSessionDep = Annotated[Session, Depends(_read_session)]
+from tidings.web.unsubscribe import unsubscribe_router
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
@@ -47,8 +36,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         if own_engine:
             bound.dispose()
 
-    app = FastAPI(title="Tidings", version=__version__, lifespan=lifespan)
+    # /docs and /redoc with Swagger UI and ReDoc served by the app itself, not from a CDN:
+    # they work offline and behind firewalls.
+    app = FastAPIOffline(title="Tidings", version=__version__, lifespan=lifespan)
+    app.add_middleware(BodyLimit, max_bytes=settings.web.max_body_bytes)
     app.include_router(webhooks_router(settings))
+    app.include_router(unsubscribe_router())
 
     @app.get("/", response_class=HTMLResponse)
     def dashboard(request: Request, session: ReadSessionDep) -> HTMLResponse:

@@ -10,6 +10,7 @@ from tidings.store.models.notifications import Notification
 from tidings.store.models.orders import Order, OrderLine, PurchaseOrder, Shipment, TrackingEvent
 from tidings.store.models.switches import KillSwitch
 from tidings.store.models.templates import Template, TemplateVersion
+from tidings.store.models.unsubscribe import UnsubscribeToken
 
 __all__ = [
     "Action",
@@ -32,6 +33,7 @@ __all__ = [
     "Template",
     "TemplateVersion",
     "TrackingEvent",
+    "UnsubscribeToken",
     "WhatsAppApproval",
     "WhatsAppTemplate",
 ]
