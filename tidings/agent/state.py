@@ -3,25 +3,15 @@ rest). It is checkpointed at the review interrupt and at the end of a run."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from tidings.store.enums import CaseState, ChannelKind
+from tidings.resolvers.base import Notice
+from tidings.store.enums import CaseState
 
 Route = Literal["resolve", "escalate", "close"]
 DecisionAction = Literal["approve", "edit", "reject", "relabel", "reassign", "resolve"]
-
-
-class Notice(BaseModel):
-    """A message to send when the case ends: one outbox row per notice (idempotent on its key)."""
-
-    event: str = Field(description="a template event, e.g. address_updated")
-    episode: str = Field(description="tells repeats of one event on one order apart")
-    order_number: str
-    variables: dict[str, Any] = Field(description="template variables, as JSON")
-    channel: ChannelKind | None = Field(default=None, description="None: the customer's first")
-    language: str | None = None
 
 
 class Decision(BaseModel):

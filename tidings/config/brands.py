@@ -66,6 +66,13 @@ class Policies(BaseModel):
         default=3, ge=0, description="frequency cap for proactive messages"
     )
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    auto_actions_per_hour: int = Field(
+        default=300, ge=0, description="auto-actions beyond this in an hour go to review instead"
+    )
+    delivery_days: list[int] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4, 5],
+        description="weekdays deliveries happen on (0 = Monday); reschedules pick these",
+    )
 
 
 class Brand(BaseModel):

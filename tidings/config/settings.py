@@ -162,6 +162,42 @@ class SMTPSettings(BaseModel):
     per_second: float | None = Field(default=None, gt=0, description="unlimited when unset")
 
 
+class OrderAPISettings(BaseModel):
+    """Where orders live (``TIDINGS_ORDERS__*``): the built-in store, or a retailer's REST API."""
+
+    kind: Literal["builtin", "rest"] = "builtin"
+    base_url: str | None = Field(default=None, description="the REST API's root URL")
+    auth_header: str = Field(default="Authorization", description="header carrying the token")
+    auth_scheme: str = Field(default="Bearer", description="prefix of the token; empty for none")
+    token: SecretStr | None = None
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    retries: int = Field(default=3, ge=0, le=10, description="on timeouts, 429 and 5xx only")
+    paths: dict[str, str] = Field(
+        default_factory=dict,
+        description="endpoint path overrides, e.g. {\"get_order\": \"/v2/orders/{number}\"}",
+    )
+
+
+class AgentSettings(BaseModel):
+    """How the agent decides and keeps its memory (``TIDINGS_AGENT__*``)."""
+
+    durability: Literal["exit", "async", "sync"] = Field(
+        default="exit",
+        description="when the graph checkpoints: at the review interrupt and the end (exit), "
+        "or after every node; every effect is idempotent, so exit loses nothing",
+    )
+    archive_min_confidence: float = Field(
+        default=0.97,
+        ge=0,
+        le=1,
+        description="a customer's email is archived as 'other' only this sure; else reviewed",
+    )
+    checkpoint_retention_days: float = Field(
+        default=7.0, ge=0, description="checkpoints of cases closed this long ago are pruned"
+    )
+    reschedule_slots_offered: int = Field(default=3, ge=1, le=7)
+
+
 class WorkerSettings(BaseModel):
     """How pipeline workers hold their rows (``TIDINGS_WORKER__*``)."""
 
@@ -222,6 +258,8 @@ class Settings(BaseSettings):
     smtp: SMTPSettings = Field(default_factory=SMTPSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    orders: OrderAPISettings = Field(default_factory=OrderAPISettings)
 
     @model_validator(mode="after")
     def _refuse_placeholders_outside_dev(self) -> Settings:

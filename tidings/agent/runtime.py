@@ -1,0 +1,63 @@
+"""What a graph run needs beyond its state: the agent's parts and the lease it runs under.
+
+Both travel in the run's ``config["configurable"]`` (never in the checkpointed state): ``agent``
+(an ``Agent``: classifier, order API, resolvers, drafter, settings) and ``work`` (the leased row,
+whose ``fenced()`` transactions are the only way a node writes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.runnables import RunnableConfig
+from sqlalchemy.orm import Session
+
+from tidings.classifiers.base import Classifier
+from tidings.config.brands import Brand, BrandsFile
+from tidings.config.settings import AgentSettings
+from tidings.pipeline.work import Work
+from tidings.resolvers.order_api import OrderAPI
+from tidings.store.base import utcnow
+from tidings.store.models import CaseEvent
+
+if TYPE_CHECKING:
+    from tidings.agent.draft import Drafter
+    from tidings.resolvers.base import Resolver
+
+
+@dataclass(frozen=True)
+class Agent:
+    """The agent's parts, built once per process (``tidings.agent.build.build_agent``)."""
+
+    brands: BrandsFile
+    classifier: Classifier
+    orders: OrderAPI
+    resolvers: Mapping[str, Resolver]
+    drafter: Drafter
+    settings: AgentSettings = field(default_factory=AgentSettings)
+    clock: Callable[[], datetime] = utcnow
+
+    def brand(self, slug: str | None) -> Brand | None:
+        """The brand with this slug, or None."""
+        return next((b for b in self.brands.brands if b.slug == slug), None)
+
+
+def runtime(config: RunnableConfig) -> tuple[Agent, Work]:
+    """The agent and the leased row of this run."""
+    configurable: dict[str, Any] = config.get("configurable") or {}
+    return configurable["agent"], configurable["work"]
+
+
+def add_event(
+    session: Session,
+    case_id: int,
+    kind: str,
+    summary: str,
+    data: dict[str, Any] | None = None,
+    actor: str = "agent",
+) -> None:
+    """One line of the case's trail (``tidings cases show``), in the caller's transaction."""
+    session.add(CaseEvent(case_id=case_id, kind=kind, summary=summary, data=data or {}, actor=actor))

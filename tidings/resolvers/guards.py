@@ -1,0 +1,24 @@
+"""Guards more than one resolver needs."""
+
+from __future__ import annotations
+
+from tidings.resolvers.base import ResolveContext
+from tidings.resolvers.order_api import OrderView
+
+
+def order_and_owner(ctx: ResolveContext) -> OrderView | None:
+    """The matched order, when there is one and the sender is its customer (email or E.164
+    phone); the failed guard is recorded otherwise."""
+    if not ctx.guard("order matched", ctx.order is not None, ctx.fields.get("order_id") or ""):
+        return None
+    verified = ctx.sender_verified is True
+    if not ctx.guard("sender is the order's customer", verified, "" if verified else "no match"):
+        return None
+    return ctx.order
+
+
+def order_matched(ctx: ResolveContext) -> OrderView | None:
+    """The matched order (carrier and supplier mail: the sender is not the customer)."""
+    if not ctx.guard("order matched", ctx.order is not None, ctx.fields.get("order_id") or ""):
+        return None
+    return ctx.order
