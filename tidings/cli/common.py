@@ -56,7 +56,7 @@ def load_settings(**overrides: object) -> Settings:
     """Settings from the environment and .env, plus command-line overrides; logging set up."""
     with errors_as_exit():
         settings = Settings(**overrides)  # type: ignore[arg-type]
-    configure_logging(level=settings.log_level, json=settings.log_json)
+    configure_logging(level=settings.log_level, json=settings.log_json, sdk=settings.log_sdk)
     return settings
 
 

@@ -190,6 +190,11 @@ class Settings(BaseSettings):
     outbox_dir: Path = Path("outbox")
     log_level: str = "INFO"
     log_json: bool = False
+    log_sdk: bool = Field(
+        default=False,
+        description="let the SDKs' own loggers (SendGrid, Twilio, OpenAI, urllib3, httpx) log "
+        "below WARNING; what they print is still redacted",
+    )
     kill_switch: bool = Field(default=False, description="turn every auto-action into escalation")
     mailboxes: list[MailboxSettings] = Field(default_factory=list)
     inbox: InboxSettings = Field(default_factory=InboxSettings)
