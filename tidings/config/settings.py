@@ -7,10 +7,20 @@ mailboxes are JSON, e.g. ``TIDINGS_MAILBOXES='[{"name": "kapas-support", ...}]'`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from tidings.errors import ConfigError
 
@@ -22,10 +32,27 @@ DEV_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 - the known placeholder 
 _PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "your-", "xxxx", "dummy", "secret")
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DATABASE_BACKENDS = ("sqlite", "postgresql", "postgres")
+
+
 def is_placeholder(value: str) -> bool:
     """True when a secret is empty or looks like a value copied from an example file."""
     lowered = value.strip().lower()
     return not lowered or any(marker in lowered for marker in _PLACEHOLDER_MARKERS)
+
+
+def _http_url(value: str) -> str:
+    """Refuse anything but an absolute http(s) URL; the message names the shape, not the value
+    (a mistyped URL may carry a key)."""
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in value:
+        raise ValueError("must be an http:// or https:// URL with a host, e.g. https://host/v1")
+    return value
+
+
+HttpURL = Annotated[str, AfterValidator(_http_url)]
 
 
 class MailboxSettings(BaseModel):
@@ -111,7 +138,7 @@ class InboxSettings(BaseModel):
 class LLMSettings(BaseModel):
     """An OpenAI-compatible endpoint; unset base URL and key means no LLM (local model only)."""
 
-    base_url: str | None = None
+    base_url: HttpURL | None = None
     model: str = "gpt-4o-mini"
     api_key: SecretStr | None = None
     timeout_seconds: float = Field(default=30.0, gt=0)
@@ -128,8 +155,8 @@ class TwilioSettings(BaseModel):
 
     account_sid: str | None = None
     auth_token: SecretStr | None = None
-    api_base_url: str | None = Field(default=None, description="override, for test servers")
-    status_callback_url: str | None = None
+    api_base_url: HttpURL | None = Field(default=None, description="override, for test servers")
+    status_callback_url: HttpURL | None = None
     # Twilio queues what exceeds a sender's rate, and a long queue delays every later message:
     # the dispatcher stays under these instead (WhatsApp ~80/s per sender; SMS per number type).
     whatsapp_per_second: float = Field(default=80.0, gt=0)
@@ -140,7 +167,7 @@ class SendGridSettings(BaseModel):
     """SendGrid account for email."""
 
     api_key: SecretStr | None = None
-    host: str | None = Field(default=None, description="override, for test servers")
+    host: HttpURL | None = Field(default=None, description="override, for test servers")
     webhook_public_key: str | None = None
     webhook_tolerance_seconds: float = Field(
         default=300.0,
@@ -222,7 +249,7 @@ class WebSettings(BaseModel):
         ge=1024,
         description="largest request body accepted (413 beyond it); webhooks are a few KB",
     )
-    public_url: str | None = Field(
+    public_url: HttpURL | None = Field(
         default=None,
         description="where customers and providers reach `tidings serve` (behind a proxy): "
         "unsubscribe links, Twilio status callbacks and webhook signature checks use it",
@@ -247,8 +274,13 @@ class Settings(BaseSettings):
         description="categories with descriptions and examples; a new one needs `tidings train`",
     )
     outbox_dir: Path = Path("outbox")
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description=", ".join(LOG_LEVELS))
     log_json: bool = False
+    log_sdk: bool = Field(
+        default=False,
+        description="let the SDKs' own loggers (SendGrid, Twilio, OpenAI, urllib3, httpx) log "
+        "below WARNING; what they print is still redacted",
+    )
     kill_switch: bool = Field(default=False, description="turn every auto-action into escalation")
     mailboxes: list[MailboxSettings] = Field(default_factory=list)
     inbox: InboxSettings = Field(default_factory=InboxSettings)
@@ -260,6 +292,29 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     orders: OrderAPISettings = Field(default_factory=OrderAPISettings)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        level = {"WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level)  # logging's aliases
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_parses(cls, value: str) -> str:
+        # Checked here so a typo is one line naming the variable, not a SQLAlchemy traceback;
+        # the message never repeats the URL (it may hold a password).
+        example = "e.g. sqlite:///tidings.db or postgresql://user:password@host/tidings"
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError(f"is not a database URL: {example}") from None
+        if backend not in DATABASE_BACKENDS:
+            raise ValueError(f"must be a SQLite or PostgreSQL URL, {example}")
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholders_outside_dev(self) -> Settings:

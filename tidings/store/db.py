@@ -7,8 +7,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import ArgumentError, DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+
+from tidings.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option marking a connection whose transactions only read (see _configure_sqlite).
@@ -50,8 +52,20 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create an engine for a Tidings database URL."""
-    url = normalize_url(url)
+    """Create an engine for a Tidings database URL; ``ConfigError`` names the fix for a URL
+    SQLAlchemy cannot use (unparseable, an unknown dialect, a driver that is not installed)."""
+    try:
+        return _create_engine(normalize_url(url), echo=echo)
+    except (ArgumentError, ImportError) as exc:
+        # The message never repeats the URL: it may hold a password.
+        raise ConfigError(
+            f"cannot use the database URL ({type(exc).__name__}: {exc}): set "
+            "TIDINGS_DATABASE_URL to sqlite:///path/to/tidings.db or "
+            "postgresql://user:password@host/dbname"
+        ) from None
+
+
+def _create_engine(url: str, *, echo: bool) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
