@@ -38,6 +38,7 @@ class Agent:
     resolvers: Mapping[str, Resolver]
     drafter: Drafter
     settings: AgentSettings = field(default_factory=AgentSettings)
+    kill_switch: bool = False  # TIDINGS_KILL_SWITCH: every auto-action becomes an escalation
     clock: Callable[[], datetime] = utcnow
 
     def brand(self, slug: str | None) -> Brand | None:
@@ -60,4 +61,6 @@ def add_event(
     actor: str = "agent",
 ) -> None:
     """One line of the case's trail (``tidings cases show``), in the caller's transaction."""
-    session.add(CaseEvent(case_id=case_id, kind=kind, summary=summary, data=data or {}, actor=actor))
+    session.add(
+        CaseEvent(case_id=case_id, kind=kind, summary=summary, data=data or {}, actor=actor)
+    )

@@ -35,6 +35,7 @@ class CaseRun(BaseModel):
     needs_review: bool = False
     order_number: str | None = None
     affected_orders: list[str] = Field(default_factory=list, description="supplier and carrier")
+    skus: list[str] = Field(default_factory=list, description="what a supplier writes about")
     sender_verified: bool | None = None
     route: Route | None = None
     reasons: list[str] = Field(default_factory=list, description="why a person must look")

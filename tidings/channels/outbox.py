@@ -42,6 +42,7 @@ def enqueue(
     variables: dict[str, Any],
     customer: Customer | None = None,
     order: Order | None = None,
+    order_number: str | None = None,
     case_id: int | None = None,
     channel: ChannelKind | None = None,
     recipient: str | None = None,
@@ -50,10 +51,12 @@ def enqueue(
     """Add a notification in the caller's transaction, or return the one with the same key.
 
     ``episode`` tells repeats of one event apart (the new ETA of a second delay, a reply's
-    message id). The channel defaults to the customer's first preference; the dispatcher may
+    message id). ``order_number`` names an order the local store does not hold (an external
+    order API). The channel defaults to the customer's first preference; the dispatcher may
     still fall back to another one at send time.
     """
-    key = idempotency_key(brand.slug, order.number if order else None, event, episode)
+    number = order.number if order is not None else order_number
+    key = idempotency_key(brand.slug, number, event, episode)
     existing = _by_key(session, key)
     if existing is not None:
         return existing

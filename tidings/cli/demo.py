@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from tidings.classifiers.factory import classifier_for
+from tidings.agent.build import pipeline
 from tidings.cli.common import console, load_settings, open_database, progress_bar
 from tidings.cli.demo_env import DemoEnv, remember_demo
 from tidings.cli.seed import print_seed_report, run_seed
@@ -20,7 +20,6 @@ from tidings.cli.serve import listen, run_web
 from tidings.config import BrandsFile, load_brands
 from tidings.config.settings import BUNDLED_BRANDS_FILE
 from tidings.inbox.import_files import ImportReport, email_files, import_files
-from tidings.pipeline.steps import default_steps
 from tidings.pipeline.worker import Worker
 from tidings.store.brands import sync_brands
 from tidings.store.db import SessionFactory, transaction
@@ -112,8 +111,8 @@ def demo(
     with transaction(sessions) as session:
         templates = load_bundled(session=session, brands=brands)
     imported = import_samples(sessions, brands, SAMPLE_EMAILS)
-    steps = default_steps(brands, settings.inbox, classifier_for(settings))
-    processed = Worker(session_factory=sessions, steps=steps).run_until_idle()
+    with pipeline(settings, brands, sessions) as built:
+        processed = Worker(session_factory=sessions, steps=built.steps).run_until_idle()
     table = Table(title="sample emails", show_header=False)
     table.add_row("imported", str(imported.imported))
     table.add_row("duplicates", str(imported.duplicates))

@@ -8,9 +8,14 @@ from types import FrameType
 
 import typer
 
-from tidings.classifiers.factory import classifier_for
-from tidings.cli.common import console, load_brands_for, load_settings, open_database
-from tidings.pipeline.steps import default_steps
+from tidings.agent.build import pipeline
+from tidings.cli.common import (
+    console,
+    errors_as_exit,
+    load_brands_for,
+    load_settings,
+    open_database,
+)
 from tidings.pipeline.worker import Worker
 
 
@@ -21,21 +26,24 @@ def worker(
     """Lease rows and run pipeline steps; SIGTERM or Ctrl+C stops after the row in hand."""
     settings = load_settings()
     sessions = open_database(settings).sessions
-    steps = default_steps(load_brands_for(settings), settings.inbox, classifier_for(settings))
-    runner = Worker(
-        session_factory=sessions,
-        steps=steps,
-        lease_for=timedelta(seconds=settings.worker.lease_seconds),
-        heartbeat_every=settings.worker.heartbeat_seconds,
-    )
-    if once:
-        report = runner.run_until_idle()
-        console.print(f"done {report.done}, retrying later {report.retried}, dead {report.dead}")
-        return
+    brands = load_brands_for(settings)
+    with errors_as_exit(), pipeline(settings, brands, sessions) as built:
+        runner = Worker(
+            session_factory=sessions,
+            steps=built.steps,
+            lease_for=timedelta(seconds=settings.worker.lease_seconds),
+            heartbeat_every=settings.worker.heartbeat_seconds,
+        )
+        if once:
+            report = runner.run_until_idle()
+            console.print(
+                f"done {report.done}, retrying later {report.retried}, dead {report.dead}"
+            )
+            return
 
-    def stop(_signum: int, _frame: FrameType | None) -> None:
-        runner.stop()
+        def stop(_signum: int, _frame: FrameType | None) -> None:
+            runner.stop()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    runner.run_forever(idle_sleep=idle_sleep)
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        runner.run_forever(idle_sleep=idle_sleep)

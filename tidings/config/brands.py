@@ -92,6 +92,9 @@ class Brand(BaseModel):
     thresholds: dict[str, float] = Field(
         default_factory=dict, description="per-category minimum confidence for auto-actions"
     )
+    help_url: str | None = Field(
+        default=None, description="where customers get help; the support email when unset"
+    )
 
     @field_validator("languages")
     @classmethod

@@ -201,7 +201,7 @@ class OrderAPISettings(BaseModel):
     retries: int = Field(default=3, ge=0, le=10, description="on timeouts, 429 and 5xx only")
     paths: dict[str, str] = Field(
         default_factory=dict,
-        description="endpoint path overrides, e.g. {\"get_order\": \"/v2/orders/{number}\"}",
+        description='endpoint path overrides, e.g. {"get_order": "/v2/orders/{number}"}',
     )
 
 

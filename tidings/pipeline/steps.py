@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tidings.classifiers.base import Classifier
 from tidings.config.brands import BrandsFile
 from tidings.config.settings import InboxSettings
 from tidings.inbox.parse import parse_email
@@ -107,16 +106,3 @@ def parse_step(brands: BrandsFile, inbox: InboxSettings) -> Step:
         dead_state=EmailState.QUARANTINED,
         handle=handle,
     )
-
-
-def default_steps(
-    brands: BrandsFile, inbox: InboxSettings, classifier: Classifier | None = None
-) -> list[Step]:
-    """The steps that exist so far, in pipeline order; without a classifier, parsing only."""
-    # Imported here: the classify step's module builds on ``Step`` from this one.
-    from tidings.pipeline.classify import classify_step
-
-    steps = [parse_step(brands, inbox)]
-    if classifier is not None:
-        steps.append(classify_step(brands, classifier))
-    return steps

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tidings.domain import Address
 from tidings.resolvers.addresses import complete, validate
-from tidings.resolvers.base import ResolveContext, Resolution, register
+from tidings.resolvers.base import Resolution, ResolveContext, register
 from tidings.resolvers.guards import order_and_owner
 from tidings.resolvers.notices import notice
 
@@ -39,7 +39,9 @@ class AddressChange:
                 language=ctx.language,
                 address={"one_line": shown.one_line()},
             )
-            return ctx.done("awaiting_customer", f"asked to confirm the address ({problems})", [ask])
+            return ctx.done(
+                "awaiting_customer", f"asked to confirm the address ({problems})", [ask]
+            )
         address = checked.address
         ctx.guard("new address validates", True, address.one_line())
         changed = ctx.act(

@@ -33,9 +33,7 @@ def complete(new: Address, old: Address) -> Address:
     if not filled.country:
         filled.country = old.country
     same_city = bool(new.city and old.city and new.city.casefold() == old.city.casefold())
-    same_region = bool(
-        new.postcode and old.postcode and new.postcode[:2] == old.postcode[:2]
-    )
+    same_region = bool(new.postcode and old.postcode and new.postcode[:2] == old.postcode[:2])
     if not filled.state and filled.country == old.country and (same_city or same_region):
         filled.state = old.state
     return filled

@@ -31,7 +31,7 @@ class Notice(BaseModel):
 
     event: str = Field(description="a template event, e.g. address_updated")
     episode: str = Field(description="tells repeats of one event on one order apart")
-    order_number: str
+    order_number: str | None = Field(description="None: a reply about no order yet")
     variables: dict[str, Any] = Field(description="template variables, as JSON")
     channel: ChannelKind | None = Field(default=None, description="None: the customer's first")
     language: str | None = None
@@ -102,7 +102,9 @@ class ResolveContext:
 
     def done(self, outcome: Outcome, summary: str, notices: list[Notice]) -> Resolution:
         """End as resolved or awaiting the customer, with the notices to send."""
-        return Resolution(outcome=outcome, summary=summary, guards=list(self.guards), notices=notices)
+        return Resolution(
+            outcome=outcome, summary=summary, guards=list(self.guards), notices=notices
+        )
 
 
 class Resolver(Protocol):

@@ -23,7 +23,9 @@ _TRACKING_URLS = {
 
 def current_shipment(shipments: list[ShipmentView]) -> ShipmentView | None:
     """The parcel a customer asks about: the latest one not yet delivered, else the latest."""
-    open_ = [s for s in shipments if s.status not in (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED)]
+    open_ = [
+        s for s in shipments if s.status not in (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED)
+    ]
     chosen = open_ or shipments
     return chosen[-1] if chosen else None
 

@@ -100,6 +100,16 @@ class PurchaseOrderView(BaseModel):
 
 
 UNSHIPPED = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.CONFIRMED, OrderStatus.PACKED})
+# A carrier can still be asked to deliver another day.
+RESCHEDULABLE = frozenset(
+    {
+        OrderStatus.CONFIRMED,
+        OrderStatus.PACKED,
+        OrderStatus.SHIPPED,
+        OrderStatus.PARTIALLY_SHIPPED,
+        OrderStatus.OUT_FOR_DELIVERY,
+    }
+)
 OPEN = UNSHIPPED | {
     OrderStatus.SHIPPED,
     OrderStatus.PARTIALLY_SHIPPED,

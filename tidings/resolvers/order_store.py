@@ -23,6 +23,7 @@ from tidings.domain import Address, from_minor
 from tidings.errors import OrderNotFoundError, OrderStateError, ResolverError
 from tidings.resolvers.order_api import (
     OPEN,
+    RESCHEDULABLE,
     CustomerView,
     OrderLineView,
     OrderView,
@@ -48,15 +49,7 @@ ADDRESS_CHANGE_ALLOWED = frozenset(
     {OrderStatus.PENDING_PAYMENT, OrderStatus.CONFIRMED, OrderStatus.PACKED}
 )
 CANCEL_ALLOWED = ADDRESS_CHANGE_ALLOWED
-RESCHEDULE_ALLOWED = frozenset(
-    {
-        OrderStatus.CONFIRMED,
-        OrderStatus.PACKED,
-        OrderStatus.SHIPPED,
-        OrderStatus.PARTIALLY_SHIPPED,
-        OrderStatus.OUT_FOR_DELIVERY,
-    }
-)
+RESCHEDULE_ALLOWED = RESCHEDULABLE
 
 
 def order_view(order: Order) -> OrderView:

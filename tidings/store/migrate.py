@@ -9,6 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
 from tidings.errors import StorageError
+from tidings.store.checkpoints import setup_checkpoints
 from tidings.store.db import make_engine, normalize_url
 
 
@@ -22,8 +23,11 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "heads") -> None:
-    """Bring the database at ``url`` up to ``revision`` (default: every newest head)."""
+    """Bring the database at ``url`` up to ``revision`` (default: every newest head), with the
+    agent's checkpoint tables (LangGraph's savers own their schema, so they create it)."""
     command.upgrade(alembic_config(url), revision)
+    if revision == "heads":
+        setup_checkpoints(url)
 
 
 def downgrade(url: str, revision: str) -> None:

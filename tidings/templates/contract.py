@@ -97,6 +97,13 @@ BUNDLED_AUTHOR: Final = "tidings"
 DEFAULT_SCOPE: Final = "_default"
 
 
+# Events that may be about no order at all: a reply to someone who has not named one yet.
+ORDERLESS_EVENTS: Final = frozenset({"case_reply"})
+
+
 def sections_for(event: str) -> tuple[str, ...]:
     """The variable sections a message for ``event`` has."""
-    return BASE_SECTIONS + EVENT_SECTIONS[event]
+    base: tuple[str, ...] = BASE_SECTIONS
+    if event in ORDERLESS_EVENTS:
+        base = tuple(name for name in base if name not in ("order", "shipment"))
+    return base + EVENT_SECTIONS[event]

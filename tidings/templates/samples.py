@@ -123,6 +123,9 @@ def sample_variables(
         data["links"]["unsubscribe"] = "https://shop.example/unsubscribe/7f3a9c"
     extra = _sections(event, words, sparse, amount, currency, [item for item, _ in items])
     data.update({key: value for key, value in extra.items() if key in sections_for(event)})
+    for base in ("order", "shipment"):
+        if base not in sections_for(event):
+            del data[base]
     return parse_variables(data).model_dump(mode="json")
 
 

@@ -217,7 +217,7 @@ class TemplateVariables(_Section):
 
     customer: CustomerVars
     brand: BrandVars
-    order: OrderVars
+    order: OrderVars | None = None  # None only for replies about no order (case_reply)
     shipment: ShipmentVars = ShipmentVars()
     links: LinksVars
     delay: DelayVars | None = None

@@ -1,0 +1,33 @@
+"""close: end a case with no message (archived, rejected, or resolved without a reply)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from tidings.agent.runtime import add_event, runtime
+from tidings.agent.state import CaseRun
+from tidings.store.enums import CaseState
+from tidings.store.models import Case
+
+_BY_DECISION = {
+    "reject": (CaseState.REJECTED, "rejected in review: no reply"),
+    "resolve": (CaseState.RESOLVED, "resolved in review without a reply"),
+}
+
+
+def close(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
+    """Write the closing state and the reason; a replay writes the same."""
+    agent, work = runtime(config)
+    closing, resolution = state.closing or CaseState.ARCHIVED, state.resolution or "closed"
+    actor = "agent"
+    if state.decision is not None and state.decision.action in _BY_DECISION:
+        closing, resolution = _BY_DECISION[state.decision.action]
+        actor = state.decision.by
+    with work.fenced() as session:
+        case = session.get_one(Case, state.case_id)
+        case.state, case.resolution, case.closed_at = closing, resolution, agent.clock()
+        case.decision = None
+        add_event(session, case.id, "close", f"{closing.value}: {resolution}", actor=actor)
+    return {"closing": closing, "resolution": resolution}

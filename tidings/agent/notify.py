@@ -1,0 +1,142 @@
+"""notify: the case's messages go into the outbox in the same transaction as its final state.
+
+One outbox row per notice, idempotent on (brand, order, event, episode): a replay of this node
+enqueues nothing twice, and the dispatcher sends each row once. An approved (or edited) draft
+goes out as the brand's ``case_reply`` to whoever wrote, by email. A case that answered a
+question we asked (an address confirmation, delivery days) closes that earlier case too.
+"""
+
+from __future__ import annotations
+
+from email.utils import parseaddr
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tidings.agent.customers import customer_for, sender_customer
+from tidings.agent.runtime import Agent, add_event, runtime
+from tidings.agent.state import CaseRun
+from tidings.channels.outbox import enqueue
+from tidings.resolvers.base import Notice
+from tidings.resolvers.notices import base_vars, current_shipment
+from tidings.resolvers.order_api import OrderView
+from tidings.store.enums import CaseState, ChannelKind
+from tidings.store.models import BrandRow, Case, InboundEmail, Order
+
+CLOSED_BY_REPLY = {CaseState.AUTO_RESOLVED, CaseState.RESOLVED}
+
+
+def notify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
+    """Enqueue the notices and close (or park) the case."""
+    agent, work = runtime(config)
+    notices = list(state.notices)
+    closing = state.closing or CaseState.AUTO_RESOLVED
+    resolution = state.resolution or "resolved"
+    actor = "agent"
+    orders = {
+        n.order_number: agent.orders.get_order(n.order_number) for n in notices if n.order_number
+    }
+    decision = state.decision
+    if decision is not None and decision.action in ("approve", "edit"):
+        reply, order = _reply(agent, work, state)
+        notices.append(reply)
+        if order is not None:
+            orders[order.number] = order
+        closing, resolution, actor = (
+            CaseState.RESOLVED,
+            f"reply {decision.action}d and sent",
+            decision.by,
+        )
+    with work.fenced() as session:
+        case = session.get_one(Case, state.case_id)
+        brand = session.get_one(BrandRow, case.brand_id)
+        for item in notices:
+            _enqueue(session, brand, case, item, orders.get(item.order_number or ""))
+        case.state, case.resolution = closing, resolution
+        case.decision = None
+        if closing is not CaseState.AWAITING_CUSTOMER:
+            case.closed_at = agent.clock()
+        add_event(
+            session,
+            case.id,
+            "notify",
+            f"{closing.value}: {resolution}; {len(notices)} message(s) queued",
+            actor=actor,
+        )
+        if closing in CLOSED_BY_REPLY:
+            _close_parent(session, agent, case)
+    return {"closing": closing, "resolution": resolution}
+
+
+def _reply(agent: Agent, work: Any, state: CaseRun) -> tuple[Notice, OrderView | None]:
+    """The approved (or edited) draft as the brand's case_reply, to whoever wrote."""
+    assert state.decision is not None  # noqa: S101 - the caller checked
+    with work.read() as session:
+        case = session.get_one(Case, state.case_id)
+        text = state.decision.reply if state.decision.action == "edit" else case.draft_reply
+        language = case.language
+    order = agent.orders.get_order(state.order_number) if state.order_number else None
+    help_url = f"mailto:{agent.brands.brands[0].senders.email.address}"
+    if order is not None:
+        brand = agent.brand(order.brand)
+        help_url = brand.help_url or f"mailto:{brand.senders.email.address}" if brand else help_url
+        variables = base_vars(
+            order, current_shipment(agent.orders.list_shipments(order.number)), help_url
+        )
+    else:
+        variables = {"customer": {"name": "-"}, "links": {"help": help_url}}
+    variables["case"] = {"reference": f"CASE-{state.case_id}", "reply": (text or "").strip()}
+    notice = Notice(
+        event="case_reply",
+        episode=f"decision-{state.decision.id}",
+        order_number=order.number if order else None,
+        variables=variables,
+        channel=ChannelKind.EMAIL,
+        language=language,
+    )
+    return notice, order
+
+
+def _enqueue(
+    session: Session, brand: BrandRow, case: Case, notice: Notice, order: OrderView | None
+) -> None:
+    """One outbox row: to the order's customer, or (a reply about no order) to the sender."""
+    recipient = None
+    if order is not None:
+        customer = customer_for(session, brand, order.customer)
+    else:
+        email = session.get_one(InboundEmail, case.email_id)
+        name, address = parseaddr(email.sender or "")
+        customer = sender_customer(session, brand, address, name or None, case.language or "en")
+        notice.variables["customer"] = {"name": customer.name}
+        recipient = customer.email
+    local_order = (
+        session.scalar(select(Order).where(Order.number == order.number)) if order else None
+    )
+    enqueue(
+        session=session,
+        brand=brand,
+        event=notice.event,
+        episode=notice.episode,
+        variables=notice.variables,
+        customer=customer,
+        order=local_order,
+        order_number=order.number if order else None,
+        case_id=case.id,
+        channel=notice.channel,
+        recipient=recipient,
+        language=notice.language or customer.language,
+    )
+
+
+def _close_parent(session: Session, agent: Agent, case: Case) -> None:
+    """The earlier case that asked the customer is answered by this one."""
+    if case.parent_case_id is None:
+        return
+    parent = session.get(Case, case.parent_case_id)
+    if parent is not None and parent.state is CaseState.AWAITING_CUSTOMER:
+        parent.state, parent.closed_at = CaseState.AUTO_RESOLVED, agent.clock()
+        parent.resolution = f"the customer answered in case {case.id}"
+        add_event(session, parent.id, "close", parent.resolution)

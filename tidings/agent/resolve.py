@@ -1,0 +1,91 @@
+"""resolve: the category's resolver checks its guards and acts through the order API.
+
+Email text reaches the order API only as validated fields (an address that validated, a date
+inside the window): the resolver decides from the case's extracted fields and the order, never
+from instructions in the text. An order API that refuses (a state that forbids the change) turns
+the case into an escalation; one that is unreachable fails the step, which is retried.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from langchain_core.runnables import RunnableConfig
+
+from tidings.agent.act import make_act
+from tidings.agent.runtime import add_event, runtime
+from tidings.agent.state import CaseRun
+from tidings.errors import OrderNotFoundError, OrderStateError, ResolverError
+from tidings.resolvers.base import Resolution, ResolveContext
+from tidings.store.brands import brand_slug
+from tidings.store.enums import CaseState
+from tidings.store.models import Case, InboundEmail
+
+
+def resolve(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
+    """Run the resolver; a resolution ends the case, anything else escalates it."""
+    agent, work = runtime(config)
+    with work.read() as session:
+        case = session.get_one(Case, state.case_id)
+        email = session.get_one(InboundEmail, state.email_id)
+        slug = brand_slug(session, case.brand_id)
+        text = str((email.parsed or {}).get("text") or "")
+    brand = agent.brand(slug)
+    resolver = agent.resolvers.get(state.category or "")
+    if brand is None or resolver is None:  # decide routes these to a person; kept for safety
+        return {"route": "escalate", "reasons": [*state.reasons, "nothing can resolve this"]}
+    order = agent.orders.get_order(state.order_number) if state.order_number else None
+    zone = ZoneInfo(order.customer.time_zone if order else "Asia/Kolkata")
+    now = agent.clock()
+    ctx = ResolveContext(
+        case_id=case.id,
+        category=state.category or "",
+        fields={**case.fields, "skus": state.skus},
+        language=case.language,
+        sender=email.sender,
+        sender_kind=email.sender_kind or "unknown",
+        sender_verified=state.sender_verified,
+        brand=brand,
+        order=order,
+        affected_orders=state.affected_orders,
+        orders=agent.orders,
+        act=make_act(work, case.id, case.brand_id),
+        today=now.astimezone(zone).date(),
+        now=now,
+        text=text,
+        help_url=brand.help_url or f"mailto:{brand.senders.email.address}",
+        reschedule_options=agent.settings.reschedule_slots_offered,
+    )
+    try:
+        resolution = resolver.resolve(ctx)
+    except (OrderStateError, OrderNotFoundError, ResolverError) as exc:
+        resolution = ctx.escalate(f"the order API refused: {exc}")
+    _record(work, case.id, resolution)
+    if resolution.outcome == "escalate":
+        return {
+            "route": "escalate",
+            "reasons": [*state.reasons, resolution.summary],
+            "tried": [*state.tried, *(f"guard failed: {g.name}" for g in resolution.blocked_by)],
+        }
+    closing = (
+        CaseState.AWAITING_CUSTOMER
+        if resolution.outcome == "awaiting_customer"
+        else CaseState.AUTO_RESOLVED
+    )
+    return {
+        "notices": resolution.notices,
+        "closing": closing,
+        "resolution": resolution.summary,
+        "tried": [*state.tried, resolution.summary],
+    }
+
+
+def _record(work: Any, case_id: int, resolution: Resolution) -> None:
+    """The guards and the outcome in the case's trail."""
+    with work.fenced() as session:
+        for guard in resolution.guards:
+            verdict = "passed" if guard.passed else "FAILED"
+            detail = f": {guard.detail}" if guard.detail else ""
+            add_event(session, case_id, "guard", f"{guard.name} {verdict}{detail}")
+        add_event(session, case_id, "resolve", f"{resolution.outcome}: {resolution.summary}")

@@ -1,0 +1,21 @@
+"""review: the graph pauses here until a person decides.
+
+``interrupt()`` comes first and nothing with an effect precedes it: on resume LangGraph runs this
+node again from its start, with ``interrupt()`` returning the decision. The decision's effects
+happen in the nodes it routes to (notify, close, decide, escalate).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import interrupt
+
+from tidings.agent.state import CaseRun, Decision
+
+
+def review(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
+    """Wait for the decision the worker resumes the graph with."""
+    decision = interrupt({"case_id": state.case_id, "reasons": state.reasons})
+    return {"decision": Decision.model_validate(decision)}

@@ -1,0 +1,57 @@
+"""LangGraph's checkpoint tables in the Tidings database: opening a saver, creating its tables
+(``tidings db upgrade``), and pruning the threads of closed cases.
+
+SQLite gets LangGraph's SQLite saver on its own connection (WAL, and a busy timeout so it waits
+for our writers instead of failing); PostgreSQL gets the Postgres saver. LangGraph's savers own
+their schema, so they create it rather than an Alembic migration.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import psycopg
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from psycopg.rows import dict_row
+from sqlalchemy.engine import make_url
+
+from tidings.store.db import SQLITE_BUSY_TIMEOUT_MS, normalize_url
+
+
+@contextmanager
+def open_checkpointer(url: str) -> Iterator[SqliteSaver | PostgresSaver]:
+    """The saver for the database at ``url``, open for the block."""
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        path = make_url(url).database or ":memory:"
+        lite = sqlite3.connect(path, check_same_thread=False, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        try:
+            lite.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            lite.execute("PRAGMA journal_mode=WAL")
+            lite.execute("PRAGMA synchronous=NORMAL")
+            yield SqliteSaver(lite)
+        finally:
+            lite.close()
+        return
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(
+        conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row
+    ) as conn:
+        yield PostgresSaver(conn)
+
+
+def setup_checkpoints(url: str) -> None:
+    """Create (or migrate) the checkpoint tables; part of ``tidings db upgrade``."""
+    with open_checkpointer(url) as saver:
+        saver.setup()
+
+
+def prune(saver: BaseCheckpointSaver[str], thread_ids: Sequence[str]) -> int:
+    """Delete the checkpoints of these threads (closed cases); returns how many threads."""
+    for thread_id in thread_ids:
+        saver.delete_thread(thread_id)
+    return len(thread_ids)
