@@ -65,6 +65,31 @@ def build_agent(
     )
 
 
+def prune_closed(url: str, sessions: SessionFactory, older_than: timedelta) -> int:
+    """Delete the checkpoints of cases closed longer ago than ``older_than`` (LangGraph keeps
+    them forever otherwise); their thread id is cleared, so a re-label starts a fresh run."""
+    cutoff = utcnow() - older_than
+    with sessions() as session:
+        threads = [
+            t
+            for t in session.scalars(
+                select(Case.thread_id).where(
+                    Case.state.in_(list(CLOSED_CASE_STATES)),
+                    Case.closed_at < cutoff,
+                    Case.thread_id.is_not(None),
+                )
+            )
+            if t
+        ]
+    if not threads:
+        return 0
+    with open_checkpointer(url) as saver:
+        pruned = prune(saver, threads)
+    with transaction(sessions) as session:
+        session.execute(update(Case).where(Case.thread_id.in_(threads)).values(thread_id=None))
+    return pruned
+
+
 @dataclass
 class Pipeline:
     """What a worker runs, and the pieces tests and tools look into."""
@@ -73,24 +98,6 @@ class Pipeline:
     graph: Graph
     steps: list[Step]
     saver: FencedSaver
-
-    def prune(self, sessions: SessionFactory, *, older_than: timedelta) -> int:
-        """Delete the checkpoints of cases closed longer ago than ``older_than``."""
-        cutoff = utcnow() - older_than
-        with sessions() as session:
-            threads = list(
-                session.scalars(
-                    select(Case.thread_id).where(
-                        Case.state.in_(list(CLOSED_CASE_STATES)),
-                        Case.closed_at < cutoff,
-                        Case.thread_id.is_not(None),
-                    )
-                )
-            )
-        pruned = prune(self.saver.inner, [t for t in threads if t])
-        with transaction(sessions) as session:
-            session.execute(update(Case).where(Case.thread_id.in_(threads)).values(thread_id=None))
-        return pruned
 
 
 @contextmanager

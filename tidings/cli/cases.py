@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import json
+from datetime import timedelta
+from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from tidings.cli.common import console, load_settings, open_database
+from tidings.agent.build import prune_closed
+from tidings.agent.decisions import new_decision, record_decision
+from tidings.agent.retry import retry_case
+from tidings.agent.trail import CaseDetails, case_details
+from tidings.cli.common import console, errors_as_exit, fail, load_settings, open_database
+from tidings.store.checkpoints import open_checkpointer
+from tidings.store.db import transaction
 from tidings.store.enums import CaseState
 from tidings.store.listing import list_cases
 
-app = typer.Typer(help="Cases: one per email, with its category, confidence and state.")
+app = typer.Typer(
+    help="Cases: list, show the trail, decide (approve, edit, reject...), retry, prune."
+)
 
 
 @app.command("list")
@@ -55,3 +66,108 @@ def list_command(
         )
     console.print(table)
     console.print(f"{len(lines)} case(s); filters: --state --category --brand --language")
+
+
+@app.command("show")
+def show_command(
+    case_id: int = typer.Argument(..., help="the case id (see `tidings cases list`)"),
+    as_json: bool = typer.Option(False, "--json", help="the whole case as one JSON object"),
+) -> None:
+    """The case's trail: email, classification, graph steps, guards, actions, messages,
+    decisions."""
+    with open_database(load_settings()).sessions() as session, errors_as_exit():
+        details = case_details(session, case_id)
+    if as_json:
+        console.print(details.model_dump_json(), highlight=False, markup=False, soft_wrap=True)
+        return
+    print_details(details)
+
+
+@app.command("decide")
+def decide_command(
+    case_id: int = typer.Argument(...),
+    action: str = typer.Argument(
+        ..., help="approve | edit | reject | relabel | reassign | resolve"
+    ),
+    reply_file: Path | None = typer.Option(None, "--reply-file", help="edit: the reply's text"),
+    label: str | None = typer.Option(None, help="relabel: the right category"),
+    assignee: str | None = typer.Option(None, help="reassign: to whom"),
+    by: str = typer.Option(None, help="who decides (default: your user name)"),
+    note: str | None = typer.Option(None),
+) -> None:
+    """Decide a case waiting for review; a worker applies it (sends the reply, closes...)."""
+    reply = reply_file.read_text(encoding="utf-8") if reply_file else None
+    sessions = open_database(load_settings()).sessions
+    with errors_as_exit():
+        if action not in ("approve", "edit", "reject", "relabel", "reassign", "resolve"):
+            fail(f"unknown action {action!r}: approve, edit, reject, relabel, reassign or resolve")
+        decision = new_decision(
+            action,  # type: ignore[arg-type]  # checked just above
+            by=by or f"cli:{getpass.getuser()}",
+            reply=reply,
+            label=label,
+            assignee=assignee,
+            note=note,
+        )
+        with transaction(sessions) as session:
+            record_decision(session, case_id=case_id, decision=decision)
+    console.print(f"case {case_id}: {action} recorded; a worker applies it (`tidings worker`)")
+
+
+@app.command("retry")
+def retry_command(case_id: int = typer.Argument(...)) -> None:
+    """Run a failed case again; what it already did is not done twice."""
+    settings = load_settings()
+    sessions = open_database(settings).sessions
+    with errors_as_exit():
+        with transaction(sessions) as session:
+            retry = retry_case(session, case_id, by=f"cli:{getpass.getuser()}")
+        if retry.thread_id:
+            with open_checkpointer(settings.database_url) as saver:
+                saver.delete_thread(retry.thread_id)
+    console.print(f"case {case_id}: {retry.summary} (`tidings worker`)")
+
+
+@app.command("prune")
+def prune_command(
+    days: float | None = typer.Option(None, help="closed longer ago than this (default: setting)"),
+) -> None:
+    """Delete the graph checkpoints of cases closed a while ago (the worker does it hourly)."""
+    settings = load_settings()
+    database = open_database(settings)
+    keep = days if days is not None else settings.agent.checkpoint_retention_days
+    with errors_as_exit():
+        pruned = prune_closed(settings.database_url, database.sessions, timedelta(days=keep))
+    console.print(f"pruned the checkpoints of {pruned} closed case(s)")
+
+
+def print_details(d: CaseDetails) -> None:
+    """The case as a short report."""
+    out = console.print
+    out(f"[bold]case {d.id}[/] · {d.brand or '-'} · {d.state} · order {d.order or '-'}")
+    out(f"from {d.email_from} · {d.email_subject!r} · Message-ID {d.message_id}", markup=False)
+    out(d.email_text[:600] + ("…" if len(d.email_text) > 600 else ""), markup=False)
+    alternatives = ", ".join(f"{label} {p:.2f}" for label, p in d.alternatives)
+    out(
+        f"[bold]classified[/] {d.category} {d.confidence:.2f} by {d.classifier}"
+        f" (alternatives: {alternatives or '-'}); language {d.language}; fields {d.fields}",
+        highlight=False,
+    )
+    if d.escalation:
+        out(f"[bold]escalated[/]: {'; '.join(d.escalation.get('reasons') or [])}", highlight=False)
+    if d.draft_reply:
+        stale = " (STALE: a newer email arrived)" if d.draft_stale else ""
+        out(f"[bold]draft[/] ({d.draft_source}){stale}:", highlight=False)
+        out(d.draft_reply, markup=False)
+    table = Table("at", "step", "by", "what", title="trail")
+    for e in d.trail:
+        table.add_row(f"{e.at:%H:%M:%S}", e.kind, e.actor, e.summary)
+    out(table)
+    for a in d.actions:
+        out(f"action {a.kind} on {a.order}: {a.outcome} {a.request or ''}", markup=False)
+    for n in d.notifications:
+        out(f"message #{n.id} {n.event} by {n.channel} ({n.language}) -> {n.recipient}: {n.state}")
+    if d.resolution:
+        out(f"[bold]resolution[/]: {d.resolution}", highlight=False)
+    if d.last_error:
+        out(f"[bold red]last error[/]: {d.last_error}", highlight=False)

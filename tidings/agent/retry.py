@@ -1,0 +1,57 @@
+"""``tidings cases retry``: run a case that failed again, without doubling anything it did.
+
+A case whose email step died (the email was quarantined) starts its graph again from the top:
+the case is reused, actions that succeeded are found by their keys and not repeated, messages
+already queued keep their outbox rows. A case whose decision failed to apply is decided again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from tidings.agent.decisions import DecisionRefusedError
+from tidings.agent.runtime import add_event
+from tidings.store.enums import CaseState, EmailState
+from tidings.store.models import Case, InboundEmail
+
+
+@dataclass(frozen=True)
+class Retry:
+    """What was put back in the queue; ``thread_id`` is the graph thread to forget first."""
+
+    summary: str
+    thread_id: str | None
+
+
+def retry_case(session: Session, case_id: int, *, by: str) -> Retry:
+    """Queue the case again, in the caller's transaction, or refuse with the reason."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise DecisionRefusedError(f"no case {case_id}")
+    email = session.get(InboundEmail, case.email_id) if case.email_id else None
+    if case.state is CaseState.FAILED and case.decision:
+        _requeue(case, CaseState.DECIDED)
+        add_event(session, case.id, "retry", "the decision is applied again", actor=by)
+        return Retry("the decision will be applied again", None)
+    if (
+        email is not None
+        and email.state is EmailState.QUARANTINED
+        and case.state
+        in (
+            CaseState.OPEN,
+            CaseState.FAILED,
+        )
+    ):
+        _requeue(email, EmailState.PARSED)
+        case.state = CaseState.OPEN
+        add_event(session, case.id, "retry", "the agent runs the case again", actor=by)
+        return Retry("the agent will run the case again", case.thread_id or f"email-{email.id}")
+    raise DecisionRefusedError(f"case {case_id} is {case.state.value}: it has not failed")
+
+
+def _requeue(row: Case | InboundEmail, state: CaseState | EmailState) -> None:
+    row.state = state
+    row.attempts, row.next_attempt_at, row.last_error = 0, None, None
+    row.lease_owner = row.lease_expires_at = None
