@@ -132,7 +132,10 @@ def db_url(
 
 def _truncate_all(url: str) -> None:
     engine = create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    # LangGraph's checkpoint tables too: thread ids restart with the email ids.
+    checkpoints = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
+    names = [t.name for t in Base.metadata.sorted_tables] + list(checkpoints)
+    tables = ", ".join(f'"{name}"' for name in names)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()

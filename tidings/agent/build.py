@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from tidings.agent.checkpoint import FencedSaver
+from tidings.agent.checkpoint import FencedSaver, serializer
 from tidings.agent.draft import Drafter, LLMDrafter, TemplateDrafter
 from tidings.agent.graph import Graph, build_graph
 from tidings.agent.runtime import Agent
@@ -109,7 +109,7 @@ def pipeline(
     agent: Agent | None = None,
 ) -> Iterator[Pipeline]:
     """parse -> agent -> (review) -> resume, with the checkpointer open."""
-    with open_checkpointer(settings.database_url) as saver:
+    with open_checkpointer(settings.database_url, serde=serializer()) as saver:
         fenced = FencedSaver(saver)
         graph = build_graph(fenced)
         agent = agent or build_agent(settings, brands, sessions)

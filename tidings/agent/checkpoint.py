@@ -18,6 +18,11 @@ from langgraph.checkpoint.base import (
     CheckpointMetadata,
     CheckpointTuple,
 )
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+from tidings.agent.state import CaseRun, Decision
+from tidings.resolvers.base import Notice
+from tidings.store.enums import CaseState, ChannelKind
 
 
 class FencedSaver(BaseCheckpointSaver[str]):
@@ -78,3 +83,11 @@ def _check_lease(config: RunnableConfig) -> None:
     if work is not None:
         with work.fenced():
             pass  # raises LeaseLostError, which stops the run before it writes
+
+
+def serializer() -> JsonPlusSerializer:
+    """Checkpoints hold only the agent's own types: anything else in a checkpoint is refused
+    when read back, so whoever can write to the table cannot make us build arbitrary objects."""
+    return JsonPlusSerializer(
+        allowed_msgpack_modules=[CaseRun, Decision, Notice, CaseState, ChannelKind]
+    )

@@ -48,19 +48,21 @@ def match(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     if order is not None and email.sender_kind in ("customer", "unknown"):
         verified = is_customer(order.customer, email=email.sender, phone=parsed.get("phone"))
     category = _threaded_category(state.category, parent)
+    threaded = category != state.category
     with work.fenced() as session:
         row = session.get_one(Case, state.case_id)
         row.order_number = order.number if order else None
         row.order_id = _local_order_id(session, order)
         row.parent_case_id = parent.id if parent else None
         row.sender_verified = verified
-        if category and category != row.category:
-            row.category = category
+        if threaded and category:  # the thread says what it is, not the model's reading
+            row.category, row.needs_review = category, False
         if parent is not None and parent.state is CaseState.ESCALATED:
             session.get_one(Case, parent.id).draft_stale = True  # a newer email on its thread
         add_event(session, row.id, "match", _summary(order, affected, parent, verified))
     return {
         "category": category,
+        "needs_review": False if threaded else state.needs_review,
         "order_number": order.number if order else None,
         "affected_orders": affected,
         "skus": skus,

@@ -57,7 +57,11 @@ class Policies(BaseModel):
     """What Tidings may do on its own for this brand."""
 
     auto_resolve: list[str] = Field(
-        default_factory=lambda: ["wismo", "address_change", "delivery_reschedule"],
+        default_factory=lambda: [
+            *("wismo", "address_change", "delivery_reschedule"),
+            *("address_undeliverable", "failed_delivery_attempt", "carrier_delay"),
+            *("customs_hold", "backorder_stockout", "partial_shipment"),
+        ],
         description="categories that may be resolved without a human",
     )
     cancellation_window_hours: int = Field(default=24, ge=0)

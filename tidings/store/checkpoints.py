@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import psycopg
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.sqlite import SqliteSaver
 from psycopg.rows import dict_row
 from sqlalchemy.engine import make_url
@@ -23,8 +24,11 @@ from tidings.store.db import SQLITE_BUSY_TIMEOUT_MS, normalize_url
 
 
 @contextmanager
-def open_checkpointer(url: str) -> Iterator[SqliteSaver | PostgresSaver]:
-    """The saver for the database at ``url``, open for the block."""
+def open_checkpointer(
+    url: str, *, serde: SerializerProtocol | None = None
+) -> Iterator[SqliteSaver | PostgresSaver]:
+    """The saver for the database at ``url``, open for the block; ``serde`` names the types a
+    checkpoint may hold (the agent passes its allowlist)."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         path = make_url(url).database or ":memory:"
@@ -33,7 +37,7 @@ def open_checkpointer(url: str) -> Iterator[SqliteSaver | PostgresSaver]:
             lite.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             lite.execute("PRAGMA journal_mode=WAL")
             lite.execute("PRAGMA synchronous=NORMAL")
-            yield SqliteSaver(lite)
+            yield SqliteSaver(lite, serde=serde)
         finally:
             lite.close()
         return
@@ -41,7 +45,7 @@ def open_checkpointer(url: str) -> Iterator[SqliteSaver | PostgresSaver]:
     with psycopg.connect(
         conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row
     ) as conn:
-        yield PostgresSaver(conn)
+        yield PostgresSaver(conn, serde=serde)
 
 
 def setup_checkpoints(url: str) -> None:
