@@ -41,7 +41,23 @@ from tidings.store.models import (
 
 REPLIES = {
     category: {"en": f"About {category} for order {{{{ order.number }}}}: our team will reply."}
-    for category in ["wismo", "address_change", "delivery_reschedule", "cancellation_request", "return_refund_request", "damaged_item", "wrong_or_missing_item", "payment_issue", "address_undeliverable", "failed_delivery_attempt", "carrier_delay", "customs_hold", "backorder_stockout", "partial_shipment", "other"]
+    for category in [
+        "wismo",
+        "address_change",
+        "delivery_reschedule",
+        "cancellation_request",
+        "return_refund_request",
+        "damaged_item",
+        "wrong_or_missing_item",
+        "payment_issue",
+        "address_undeliverable",
+        "failed_delivery_attempt",
+        "carrier_delay",
+        "customs_hold",
+        "backorder_stockout",
+        "partial_shipment",
+        "other",
+    ]
 }
 _numbers = itertools.count(1)
 
