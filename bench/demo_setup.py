@@ -18,7 +18,7 @@ from tidings.cli.demo import SAMPLE_EMAILS, import_samples
 from tidings.config import load_brands
 from tidings.config.settings import BUNDLED_BRANDS_FILE, InboxSettings
 from tidings.demo.seed import seed_demo
-from tidings.pipeline.steps import default_steps
+from tidings.pipeline.steps import parse_step
 from tidings.pipeline.worker import Worker
 from tidings.store.db import make_engine, make_session_factory
 from tidings.store.migrate import upgrade
@@ -55,7 +55,7 @@ def main() -> None:
         figures["emails"] = imported.imported
         t = time.perf_counter()
         Worker(
-            session_factory=sessions, steps=default_steps(brands, InboxSettings())
+            session_factory=sessions, steps=[parse_step(brands, InboxSettings())]
         ).run_until_idle()
         figures["parse_s"] = round(time.perf_counter() - t, 3)
         figures["total_s"] = round(time.perf_counter() - started, 3)

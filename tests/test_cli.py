@@ -41,9 +41,8 @@ class TestDemo:
         """One command builds a fresh demo database and runs every sample through the pipeline."""
         result = tidings("demo", "--no-serve", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-        assert (
-            "through step 'parse'" in result.stdout and "through step 'classify'" in result.stdout
-        )
+        assert "through step 'parse'" in result.stdout and "through step 'agent'" in result.stdout
+        assert "what the agent did" in result.stdout and "cases auto-resolved" in result.stdout
         assert (tmp_path / "tidings-demo.db").is_file()
         from tidings.store.db import make_engine, make_session_factory
 
@@ -54,8 +53,11 @@ class TestDemo:
             cases = session.scalar(select(func.count()).select_from(Case))
             emails = session.scalar(select(func.count()).select_from(InboundEmail))
         engine.dispose()
-        assert states <= {EmailState.CLASSIFIED, EmailState.ARCHIVED}
+        assert states <= {EmailState.RESOLVED, EmailState.ESCALATED, EmailState.ARCHIVED}
         assert cases == emails == 36
+        # The loop closes: messages in the local outbox, in the customers' languages.
+        written = list((tmp_path / "tidings-demo-outbox").rglob("*.*"))
+        assert written, "the demo wrote no messages to its outbox"
         # Running it again starts from scratch instead of failing on existing data.
         assert tidings("demo", "--no-serve", "--orders", "10", cwd=tmp_path).returncode == 0
 
@@ -187,11 +189,11 @@ class TestCommands:
         )
         assert again == {"imported": 0, "duplicates": files, "quarantined": 0}
         worked = tidings("worker", "--once", env=env)
-        assert worked.returncode == 0 and f"done {2 * files}" in worked.stdout  # parse + classify
+        assert worked.returncode == 0 and f"done {2 * files}" in worked.stdout  # parse + agent
         assert tidings("seed", env=env).returncode == 2  # refuses a database that has orders
         with sessions() as session:
             states = set(session.scalars(select(InboundEmail.state)))
-        assert states <= {EmailState.CLASSIFIED, EmailState.ARCHIVED}
+        assert states <= {EmailState.RESOLVED, EmailState.ESCALATED, EmailState.ARCHIVED}
 
     @pytest.mark.parametrize("group", ["db", "inbox"])
     def test_help(self, group: str) -> None:

@@ -45,8 +45,9 @@ class TestSettings:
         assert settings.mailboxes[0].name == "kapas-support"
         assert settings.mailboxes[0].password.get_secret_value() == "p"
 
-    def test_dotenv_file_is_read(self, tmp_path: Path) -> None:
+    def test_dotenv_file_is_read(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """A .env file in the working directory configures Tidings too."""
+        monkeypatch.setitem(Settings.model_config, "env_file", ".env")  # conftest turns it off
         (tmp_path / ".env").write_text("TIDINGS_WEB__PORT=8123\n")
         assert Settings().web.port == 8123
 

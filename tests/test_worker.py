@@ -14,7 +14,7 @@ from tidings.config import BrandsFile
 from tidings.config.settings import InboxSettings
 from tidings.errors import InboxError
 from tidings.inbox.import_files import email_files, import_files
-from tidings.pipeline.steps import Step, default_steps
+from tidings.pipeline.steps import Step, parse_step
 from tidings.pipeline.worker import Worker
 from tidings.store.db import SessionFactory, transaction
 from tidings.store.enums import EmailState
@@ -55,7 +55,7 @@ class TestWorker:
         """received -> parsed for every email, with the parsed form stored on the row."""
         n = _import_samples(sessions)
         report = Worker(
-            session_factory=sessions, steps=default_steps(brands, InboxSettings())
+            session_factory=sessions, steps=[parse_step(brands, InboxSettings())]
         ).run_until_idle()
         assert report.by_step == {"parse": n}
         assert set(_states(sessions)) == {EmailState.PARSED}
@@ -129,7 +129,7 @@ class TestWorker:
 
         time.sleep(0.01)
         report = Worker(
-            session_factory=sessions, steps=default_steps(brands, InboxSettings())
+            session_factory=sessions, steps=[parse_step(brands, InboxSettings())]
         ).run_until_idle()
         assert report.done == n
         assert set(_states(sessions)) == {EmailState.PARSED}

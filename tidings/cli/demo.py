@@ -6,6 +6,7 @@ through the pipeline as far as it goes, then the web app.
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -15,12 +16,17 @@ from rich.table import Table
 from tidings.agent.build import pipeline
 from tidings.cli.common import console, load_settings, open_database, progress_bar
 from tidings.cli.demo_env import DemoEnv, remember_demo
+from tidings.cli.outbox import build_dispatcher
 from tidings.cli.seed import print_seed_report, run_seed
 from tidings.cli.serve import listen, run_web
 from tidings.config import BrandsFile, load_brands
 from tidings.config.settings import BUNDLED_BRANDS_FILE
-from tidings.inbox.import_files import ImportReport, email_files, import_files
+from tidings.demo.dates import offset_to_now, shifted
+from tidings.demo.summary import summary
+from tidings.inbox.import_files import ImportReport, email_files
+from tidings.inbox.store import store_raw_email
 from tidings.pipeline.worker import Worker
+from tidings.store.base import utcnow
 from tidings.store.brands import sync_brands
 from tidings.store.db import SessionFactory, transaction
 from tidings.store.migrate import upgrade_url
@@ -32,7 +38,10 @@ DEMO_DB = "tidings-demo.db"
 DEMO_OUTBOX = "tidings-demo-outbox"
 NEXT_STEPS = (
     ("tidings cases list", "what each sample email became"),
-    ("tidings cases list --state in_review", "the cases waiting for a person"),
+    ("tidings cases list --state escalated", "the cases waiting for a person"),
+    ("tidings cases show ID", "one case's trail: steps, guards, actions, messages"),
+    ("tidings cases decide ID approve", "send a drafted reply (a worker applies it)"),
+    ("tidings outbox list", "the messages, sent to the local outbox folder"),
     ("tidings emails list", "the stored emails and their states"),
     ("tidings serve", "the web app, again"),
     ("tidings inbox import PATH", "more .eml files or a Maildir"),
@@ -64,28 +73,28 @@ def fresh_sqlite(path: Path) -> str:
 
 
 def import_samples(sessions: SessionFactory, brands: BrandsFile, root: Path) -> ImportReport:
-    """Import each mailbox folder (``<brand>-support``) of the sample emails."""
+    """Import each mailbox folder (``<brand>-support``) of the sample emails, dated as if they
+    arrived in the last days (``tidings.demo.dates``)."""
     with transaction(sessions) as session:
         brand_ids = {
             slug: row.id for slug, row in sync_brands(session=session, brands=brands).items()
         }
-    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    folders = {p.name: email_files(p) for p in sorted(root.iterdir()) if p.is_dir()}
+    offset = offset_to_now([f.read_bytes() for files in folders.values() for f in files], utcnow())
     total = ImportReport()
     with progress_bar() as progress:
-        task = progress.add_task(
-            "importing emails", total=sum(len(email_files(f)) for f in folders)
-        )
-        for folder in folders:
-            report = import_files(
-                session_factory=sessions,
-                files=email_files(folder),
-                mailbox=folder.name,
-                brand_id=brand_ids.get(folder.name.split("-")[0]),
-                progress=lambda n: progress.advance(task, n),
-            )
-            total.imported += report.imported
-            total.duplicates += report.duplicates
-            total.quarantined += report.quarantined
+        task = progress.add_task("importing emails", total=sum(map(len, folders.values())))
+        for mailbox, files in folders.items():
+            for file in files:
+                with transaction(sessions) as session:
+                    result = store_raw_email(
+                        session=session,
+                        mailbox=mailbox,
+                        raw=shifted(file.read_bytes(), offset),
+                        brand_id=brand_ids.get(mailbox.split("-")[0]),
+                    )
+                total.count(result.outcome)
+                progress.advance(task, 1)
     return total
 
 
@@ -98,7 +107,12 @@ def demo(
     """Set up a fresh demo database, process the sample emails, and open the web app."""
     started = time.monotonic()
     url = fresh_sqlite((directory / DEMO_DB).resolve())
-    settings = load_settings(database_url=url, brands_file=BUNDLED_BRANDS_FILE)
+    shutil.rmtree(directory / DEMO_OUTBOX, ignore_errors=True)  # the last demo's messages
+    settings = load_settings(
+        database_url=url,
+        brands_file=BUNDLED_BRANDS_FILE,
+        outbox_dir=(directory / DEMO_OUTBOX).resolve(),
+    )
     # The port is taken first: finding it busy after the whole setup would waste the wait.
     web = settings.web
     listener = listen(web, host=web.host, port=port, port_fix="pass --port N") if serve else None
@@ -113,6 +127,11 @@ def demo(
     imported = import_samples(sessions, brands, SAMPLE_EMAILS)
     with pipeline(settings, brands, sessions) as built:
         processed = Worker(session_factory=sessions, steps=built.steps).run_until_idle()
+    dispatcher = build_dispatcher(settings, concurrency=4, public_url=None)
+    try:
+        sent = dispatcher.run_until_idle()
+    finally:
+        dispatcher.close()
     table = Table(title="sample emails", show_header=False)
     table.add_row("imported", str(imported.imported))
     table.add_row("duplicates", str(imported.duplicates))
@@ -122,6 +141,16 @@ def demo(
     table.add_row("dead-lettered", str(processed.dead))
     table.add_row("message templates loaded", str(templates.added))
     console.print(table)
+    done = Table(title="what the agent did", show_header=False)
+    with sessions() as session:
+        for what, detail in summary(session):
+            done.add_row(what, detail)
+    outbox = settings.outbox_dir
+    done.add_row(f"messages written to {outbox}", str(sent.counts.get("sent", 0)))
+    held = sent.counts.get("held", 0)
+    if held:
+        done.add_row("messages held for quiet hours", str(held))
+    console.print(done)
     remembered = remember_demo(
         env_file=Path(".env"),
         database_url=url,

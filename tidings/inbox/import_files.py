@@ -18,6 +18,15 @@ class ImportReport:
     duplicates: int = 0
     quarantined: int = 0
 
+    def count(self, outcome: str) -> None:
+        """Count one file by what storing it did."""
+        if outcome == "imported":
+            self.imported += 1
+        elif outcome == "duplicate":
+            self.duplicates += 1
+        else:
+            self.quarantined += 1
+
     def as_dict(self) -> dict[str, int]:
         """The counts, for ``--json`` output."""
         return {
@@ -59,12 +68,7 @@ def import_files(
             result = store_raw_email(
                 session=session, mailbox=mailbox, raw=file.read_bytes(), brand_id=brand_id
             )
-        if result.outcome == "imported":
-            report.imported += 1
-        elif result.outcome == "duplicate":
-            report.duplicates += 1
-        else:
-            report.quarantined += 1
+        report.count(result.outcome)
         if progress:
             progress(1)
     return report

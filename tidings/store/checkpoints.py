@@ -20,7 +20,17 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from psycopg.rows import dict_row
 from sqlalchemy.engine import make_url
 
-from tidings.store.db import SQLITE_BUSY_TIMEOUT_MS, normalize_url
+from tidings.store.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, normalize_url
+
+# LangGraph's tables (both savers'): Alembic leaves them alone, downgrades to base drop them.
+CHECKPOINT_TABLES = frozenset(
+    {"checkpoints", "writes", "checkpoint_blobs", "checkpoint_writes", "checkpoint_migrations"}
+)
+
+
+def not_a_checkpoint_table(name: str | None, type_: str, _parent: object) -> bool:
+    """Alembic's ``include_name`` hook: compare every table but LangGraph's."""
+    return not (type_ == "table" and name in CHECKPOINT_TABLES)
 
 
 @contextmanager
@@ -59,3 +69,14 @@ def prune(saver: BaseCheckpointSaver[str], thread_ids: Sequence[str]) -> int:
     for thread_id in thread_ids:
         saver.delete_thread(thread_id)
     return len(thread_ids)
+
+
+def drop_checkpoints(url: str) -> None:
+    """Drop LangGraph's tables (a downgrade to an empty database)."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            for name in sorted(CHECKPOINT_TABLES):
+                conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
+    finally:
+        engine.dispose()

@@ -9,7 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
 from tidings.errors import StorageError
-from tidings.store.checkpoints import setup_checkpoints
+from tidings.store.checkpoints import drop_checkpoints, setup_checkpoints
 from tidings.store.db import make_engine, normalize_url
 
 
@@ -33,6 +33,8 @@ def upgrade(url: str, revision: str = "heads") -> None:
 def downgrade(url: str, revision: str) -> None:
     """Take the database at ``url`` down to ``revision`` (``base`` empties it)."""
     command.downgrade(alembic_config(url), revision)
+    if revision == "base":
+        drop_checkpoints(url)
 
 
 def head_revision() -> str | None:

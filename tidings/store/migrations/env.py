@@ -6,6 +6,7 @@ from alembic import context
 
 from tidings.store import models  # noqa: F401 - registers every table on the metadata
 from tidings.store.base import Base
+from tidings.store.checkpoints import not_a_checkpoint_table
 from tidings.store.db import make_engine
 
 config = context.config
@@ -36,6 +37,7 @@ def run_migrations_online() -> None:
                 target_metadata=target_metadata,
                 render_as_batch=True,
                 compare_type=True,
+                include_name=not_a_checkpoint_table,  # LangGraph's savers own those
             )
             with context.begin_transaction():
                 context.run_migrations()
