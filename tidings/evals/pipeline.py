@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tidings.agent.build import build_agent, pipeline
 from tidings.classifiers.base import Classifier
@@ -182,48 +183,55 @@ def _one(
 
 
 def _seed(sessions: SessionFactory, brands: BrandsFile, record: PipelineRecord) -> str | None:
-    """The record's order, unshipped, owned by its owner; that owner's normalised email."""
+    with transaction(sessions) as session:
+        return seed_order(session, brands, record)
+
+
+def seed_order(session: Session, brands: BrandsFile, record: LabelledEmail) -> str | None:
+    """The record's order (unshipped, owned by ``order_owner_email`` or the sender), unless it
+    is there already; the owner's normalised email."""
     number = str(record.fields.get("order_id") or "").strip().lstrip("#").upper()
     owner = record.fields.get("order_owner_email") or parseaddr(record.sender)[1]
     if not number or not owner:
         return normalise_email(owner) if owner else None
+    if session.scalar(select(Order.id).where(Order.number == number)) is not None:
+        return normalise_email(owner)
     brand = _brand_of(brands, number) or brands.brands[0].slug
     country = {"id": "ID", "ms": "MY"}.get(record.language or "", "IN")
     street, city, state, postcode = _ADDRESS[country]
-    with transaction(sessions) as session:
-        row = session.scalars(select(BrandRow).where(BrandRow.slug == brand)).one()
-        customer = Customer(
+    row = session.scalars(select(BrandRow).where(BrandRow.slug == brand)).one()
+    email = normalise_email(owner) or owner.lower()
+    customer = session.scalar(
+        select(Customer).where(Customer.brand_id == row.id, Customer.email == email)
+    ) or Customer(
+        brand_id=row.id,
+        name="Order Owner",
+        email=email,
+        language=record.language or "en",
+        country=country,
+        channel_order=[ChannelKind.EMAIL.value],
+        consents=[CustomerConsent(channel=ChannelKind.EMAIL, opted_in=True, source="eval")],
+    )
+    session.add(
+        Order(
+            number=number,
             brand_id=row.id,
-            name="Order Owner",
-            email=normalise_email(owner) or owner.lower(),
-            language=record.language or "en",
-            country=country,
-            channel_order=[ChannelKind.EMAIL.value],
+            customer=customer,
+            status=OrderStatus.CONFIRMED,
+            currency={"MY": "MYR", "ID": "IDR"}.get(country, "INR"),
+            total_minor=249900,
+            placed_at=utcnow(),
+            shipping_address={
+                "lines": [street],
+                "city": city,
+                "state": state,
+                "postcode": postcode,
+                "country": country,
+            },
+            lines=[OrderLine(sku="EVAL-SKU-1", name="Item", quantity=1, unit_price_minor=249900)],
         )
-        customer.consents.append(
-            CustomerConsent(channel=ChannelKind.EMAIL, opted_in=True, source="eval")
-        )
-        session.add(
-            Order(
-                number=number,
-                brand_id=row.id,
-                customer=customer,
-                status=OrderStatus.CONFIRMED,
-                currency={"MY": "MYR", "ID": "IDR"}.get(country, "INR"),
-                total_minor=249900,
-                placed_at=utcnow(),
-                shipping_address={
-                    "lines": [street],
-                    "city": city,
-                    "state": state,
-                    "postcode": postcode,
-                    "country": country,
-                },
-                lines=[
-                    OrderLine(sku="EVAL-SKU-1", name="Item", quantity=1, unit_price_minor=249900)
-                ],
-            )
-        )
+    )
+    session.flush()
     return normalise_email(owner)
 
 
@@ -235,27 +243,38 @@ def _brand_of(brands: BrandsFile, number: str) -> str | None:
 
 
 def _receive(sessions: SessionFactory, record: PipelineRecord) -> None:
+    with transaction(sessions) as session:
+        store_raw_email(
+            session=session,
+            mailbox="eval",
+            raw=email_bytes(record),
+            brand_id=brand_of_record(session, record),
+        )
+
+
+def email_bytes(record: LabelledEmail) -> bytes:
+    """The record as a mail client would send it (its html and headers too, when present)."""
     message = EmailMessage()
     message["From"] = record.sender or "unknown@example.com"
     message["To"] = "support@shop.example"
     message["Subject"] = record.subject
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = make_msgid(domain="eval.example")
-    for name, value in record.headers.items():
+    for name, value in getattr(record, "headers", {}).items():
         if name.lower() not in ("from", "to", "subject", "date", "message-id"):
             message[name] = value
     message.set_content(record.body or " ")
-    if record.html:
-        message.add_alternative(record.html, subtype="html")
-    with transaction(sessions) as session:
-        brand = _brand_of_record(session, record)
-        store_raw_email(session=session, mailbox="eval", raw=message.as_bytes(), brand_id=brand)
+    html = getattr(record, "html", None)
+    if html:
+        message.add_alternative(html, subtype="html")
+    return message.as_bytes()
 
 
-def _brand_of_record(session: Any, record: PipelineRecord) -> int | None:
+def brand_of_record(session: Session, record: LabelledEmail) -> int | None:
     """The brand of the record's order; without one, the brand whose mailbox would get it
     (Seri Beauty for Bahasa, Kapas & Co. otherwise)."""
-    order = session.scalars(select(Order)).first()
+    number = str(record.fields.get("order_id") or "").strip().lstrip("#").upper()
+    order = session.scalar(select(Order).where(Order.number == number)) if number else None
     if order is not None:
         return int(order.brand_id)
     slug = "seri" if record.language in ("id", "ms") else "kapas"
