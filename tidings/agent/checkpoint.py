@@ -20,9 +20,11 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-from tidings.agent.state import CaseRun, Decision
+from tidings.agent.state import CaseRun, Decision, TrailLine
+from tidings.domain import Address
 from tidings.resolvers.base import Notice
-from tidings.store.enums import CaseState, ChannelKind
+from tidings.resolvers.order_api import CustomerView, OrderLineView, OrderView
+from tidings.store.enums import CaseState, ChannelKind, LineStatus, OrderStatus
 
 
 class FencedSaver(BaseCheckpointSaver[str]):
@@ -88,6 +90,21 @@ def _check_lease(config: RunnableConfig) -> None:
 def serializer() -> JsonPlusSerializer:
     """Checkpoints hold only the agent's own types: anything else in a checkpoint is refused
     when read back, so whoever can write to the table cannot make us build arbitrary objects."""
-    return JsonPlusSerializer(
-        allowed_msgpack_modules=[CaseRun, Decision, Notice, CaseState, ChannelKind]
-    )
+    return JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES)
+
+
+# Every type a checkpoint of the agent holds (the state and what it nests).
+CHECKPOINT_TYPES: list[type] = [
+    CaseRun,
+    Decision,
+    Notice,
+    TrailLine,
+    OrderView,
+    CustomerView,
+    OrderLineView,
+    Address,
+    CaseState,
+    ChannelKind,
+    OrderStatus,
+    LineStatus,
+]

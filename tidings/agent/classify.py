@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from tidings.agent.runtime import Agent, add_event, runtime
 from tidings.agent.state import CaseRun
 from tidings.classifiers.types import Classification, ClassifyContext, EmailInput
-from tidings.store.brands import brand_slug
 from tidings.store.models import Case, InboundEmail
 
 SENDER_KINDS = {"customer", "carrier", "supplier", "unknown"}
@@ -54,14 +53,15 @@ def classify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     agent, work = runtime(config)
     with work.read() as session:
         case = _case_of(session, state.email_id)
+        email = session.get_one(InboundEmail, state.email_id)
+        slug = agent.slug_of(session, email.brand_id)
         if case is None:
-            email = session.get_one(InboundEmail, state.email_id)
-            slug = brand_slug(session, email.brand_id)
             result = agent.classifier.classify(email_input(email), classify_context(agent, slug))
     if case is None:
         case = _open_case(work, state.email_id, result)
     return {
         "case_id": case.id,
+        "brand": slug,
         "category": case.category,
         "needs_review": case.needs_review,
     }

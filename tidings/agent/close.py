@@ -6,7 +6,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from tidings.agent.runtime import add_event, runtime
+from tidings.agent.runtime import add_event, runtime, write_trail
 from tidings.agent.state import CaseRun
 from tidings.store.enums import CaseState
 from tidings.store.models import Case
@@ -29,5 +29,6 @@ def close(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
         case = session.get_one(Case, state.case_id)
         case.state, case.resolution, case.closed_at = closing, resolution, agent.clock()
         case.decision = None
+        write_trail(session, case.id, state.trail)
         add_event(session, case.id, "close", f"{closing.value}: {resolution}", actor=actor)
-    return {"closing": closing, "resolution": resolution}
+    return {"closing": closing, "resolution": resolution, "trail": []}

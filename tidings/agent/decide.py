@@ -18,9 +18,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from tidings.agent.runtime import Agent, add_event, runtime
-from tidings.agent.state import CaseRun, Decision
+from tidings.agent.state import CaseRun, Decision, TrailLine
 from tidings.classifiers.taxonomy import OTHER
-from tidings.store.brands import brand_slug
 from tidings.store.enums import CaseState
 from tidings.store.models import Case, HumanLabel, InboundEmail, KillSwitch
 
@@ -35,15 +34,14 @@ def decide(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     with work.read() as session:
         case = session.get_one(Case, state.case_id)
         email = session.get_one(InboundEmail, state.email_id)
-        slug = brand_slug(session, case.brand_id)
-        reasons = _reasons(agent, session, case, email, slug, state)
+        reasons = _reasons(agent, session, case, email, state.brand, state)
     archive = state.category == OTHER and not reasons
     route = "close" if archive else ("escalate" if reasons else "resolve")
-    with work.fenced() as session:
-        summary = {"close": "archived: no exception", "resolve": "resolving automatically"}
-        add_event(session, case.id, "decide", summary.get(route, "; ".join(reasons)))
+    summary = {"close": "archived: no exception", "resolve": "resolving automatically"}
+    line = TrailLine(kind="decide", summary=summary.get(route, "; ".join(reasons)))
     return {
         **update,
+        "trail": [*state.trail, line],
         "route": route,
         "reasons": reasons,
         "closing": CaseState.ARCHIVED if archive else None,

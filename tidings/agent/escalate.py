@@ -13,9 +13,8 @@ from langchain_core.runnables import RunnableConfig
 
 from tidings.agent.classify import email_input
 from tidings.agent.draft import DraftRequest
-from tidings.agent.runtime import add_event, runtime
+from tidings.agent.runtime import add_event, runtime, write_trail
 from tidings.agent.state import CaseRun
-from tidings.store.brands import brand_slug
 from tidings.store.enums import CaseState
 from tidings.store.models import Case, InboundEmail
 
@@ -36,7 +35,7 @@ def escalate(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     with work.read() as session:
         case = session.get_one(Case, state.case_id)
         email = session.get_one(InboundEmail, state.email_id)
-        brand = agent.brand(brand_slug(session, case.brand_id)) or agent.brands.brands[0]
+        brand = agent.brand(state.brand) or agent.brands.brands[0]
         keep = case.draft_reply and not case.draft_stale
     draft = None
     if not keep:
@@ -57,6 +56,7 @@ def escalate(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
         row.escalation = {"reasons": state.reasons, "tried": state.tried}
         if draft is not None:
             row.draft_reply, row.draft_source, row.draft_stale = draft.text, draft.source, False
+        write_trail(session, row.id, state.trail)
         why = "; ".join(state.reasons) or "a person's decision is needed"
         add_event(
             session,
@@ -65,4 +65,4 @@ def escalate(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
             f"to review: {why}",
             {"draft_errors": draft.errors if draft else []},
         )
-    return {}
+    return {"trail": []}

@@ -15,11 +15,10 @@ from langchain_core.runnables import RunnableConfig
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tidings.agent.runtime import Agent, add_event, runtime
+from tidings.agent.runtime import Agent, add_event, runtime, write_trail
 from tidings.agent.state import CaseRun
 from tidings.resolvers.contacts import is_customer
 from tidings.resolvers.order_api import OPEN, OrderView
-from tidings.store.brands import brand_slug
 from tidings.store.enums import CaseState
 from tidings.store.models import Case, InboundEmail, Notification, Order
 
@@ -38,7 +37,7 @@ def match(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     with work.read() as session:
         case = session.get_one(Case, state.case_id)
         email = session.get_one(InboundEmail, state.email_id)
-        slug = brand_slug(session, case.brand_id)
+        slug = state.brand
         parent = _parent_case(session, email, case)
         parsed: dict[str, Any] = email.parsed or {}
     text = f"{parsed.get('subject') or ''}\n{parsed.get('text') or ''}"
@@ -59,11 +58,14 @@ def match(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
             row.category, row.needs_review = category, False
         if parent is not None and parent.state is CaseState.ESCALATED:
             session.get_one(Case, parent.id).draft_stale = True  # a newer email on its thread
+        write_trail(session, row.id, state.trail)
         add_event(session, row.id, "match", _summary(order, affected, parent, verified))
     return {
         "category": category,
         "needs_review": False if threaded else state.needs_review,
         "order_number": order.number if order else None,
+        "order": order,
+        "trail": [],
         "affected_orders": affected,
         "skus": skus,
         "sender_verified": verified,

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tidings.agent.customers import customer_for, sender_customer
-from tidings.agent.runtime import Agent, add_event, runtime
+from tidings.agent.runtime import Agent, add_event, runtime, write_trail
 from tidings.agent.state import CaseRun
 from tidings.channels.outbox import enqueue
 from tidings.resolvers.base import Notice
@@ -36,7 +36,7 @@ def notify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     resolution = state.resolution or "resolved"
     actor = "agent"
     orders = {
-        n.order_number: agent.orders.get_order(n.order_number) for n in notices if n.order_number
+        n.order_number: _order(agent, state, n.order_number) for n in notices if n.order_number
     }
     decision = state.decision
     if decision is not None and decision.action in ("approve", "edit"):
@@ -56,6 +56,7 @@ def notify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
             _enqueue(session, brand, case, item, orders.get(item.order_number or ""))
         case.state, case.resolution = closing, resolution
         case.decision = None
+        write_trail(session, case.id, state.trail)
         if closing is not CaseState.AWAITING_CUSTOMER:
             case.closed_at = agent.clock()
         add_event(
@@ -67,7 +68,14 @@ def notify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
         )
         if closing in CLOSED_BY_REPLY:
             _close_parent(session, agent, case)
-    return {"closing": closing, "resolution": resolution}
+    return {"closing": closing, "resolution": resolution, "trail": []}
+
+
+def _order(agent: Agent, state: CaseRun, number: str) -> OrderView | None:
+    """The matched order as the run has it (its customer does not change), else the API's."""
+    if state.order is not None and state.order.number == number:
+        return state.order
+    return agent.orders.get_order(number)
 
 
 def _reply(agent: Agent, work: Any, state: CaseRun) -> tuple[Notice, OrderView | None]:
@@ -77,7 +85,7 @@ def _reply(agent: Agent, work: Any, state: CaseRun) -> tuple[Notice, OrderView |
         case = session.get_one(Case, state.case_id)
         text = state.decision.reply if state.decision.action == "edit" else case.draft_reply
         language = case.language
-    order = agent.orders.get_order(state.order_number) if state.order_number else None
+    order = _order(agent, state, state.order_number) if state.order_number else None
     help_url = f"mailto:{agent.brands.brands[0].senders.email.address}"
     if order is not None:
         brand = agent.brand(order.brand)

@@ -14,11 +14,10 @@ from zoneinfo import ZoneInfo
 from langchain_core.runnables import RunnableConfig
 
 from tidings.agent.act import make_act
-from tidings.agent.runtime import add_event, runtime
-from tidings.agent.state import CaseRun
+from tidings.agent.runtime import runtime
+from tidings.agent.state import CaseRun, TrailLine
 from tidings.errors import OrderNotFoundError, OrderStateError, ResolverError
 from tidings.resolvers.base import Resolution, ResolveContext
-from tidings.store.brands import brand_slug
 from tidings.store.enums import CaseState
 from tidings.store.models import Case, InboundEmail
 
@@ -29,13 +28,12 @@ def resolve(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     with work.read() as session:
         case = session.get_one(Case, state.case_id)
         email = session.get_one(InboundEmail, state.email_id)
-        slug = brand_slug(session, case.brand_id)
         text = str((email.parsed or {}).get("text") or "")
-    brand = agent.brand(slug)
+    brand = agent.brand(state.brand)
     resolver = agent.resolvers.get(state.category or "")
     if brand is None or resolver is None:  # decide routes these to a person; kept for safety
         return {"route": "escalate", "reasons": [*state.reasons, "nothing can resolve this"]}
-    order = agent.orders.get_order(state.order_number) if state.order_number else None
+    order = state.order
     zone = ZoneInfo(order.customer.time_zone if order else "Asia/Kolkata")
     now = agent.clock()
     ctx = ResolveContext(
@@ -61,9 +59,10 @@ def resolve(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
         resolution = resolver.resolve(ctx)
     except (OrderStateError, OrderNotFoundError, ResolverError) as exc:
         resolution = ctx.escalate(f"the order API refused: {exc}")
-    _record(work, case.id, resolution)
+    trail = [*state.trail, *_lines(resolution)]
     if resolution.outcome == "escalate":
         return {
+            "trail": trail,
             "route": "escalate",
             "reasons": [*state.reasons, resolution.summary],
             "tried": [*state.tried, *(f"guard failed: {g.name}" for g in resolution.blocked_by)],
@@ -74,6 +73,7 @@ def resolve(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
         else CaseState.AUTO_RESOLVED
     )
     return {
+        "trail": trail,
         "notices": resolution.notices,
         "closing": closing,
         "resolution": resolution.summary,
@@ -81,11 +81,12 @@ def resolve(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     }
 
 
-def _record(work: Any, case_id: int, resolution: Resolution) -> None:
-    """The guards and the outcome in the case's trail."""
-    with work.fenced() as session:
-        for guard in resolution.guards:
-            verdict = "passed" if guard.passed else "FAILED"
-            detail = f": {guard.detail}" if guard.detail else ""
-            add_event(session, case_id, "guard", f"{guard.name} {verdict}{detail}")
-        add_event(session, case_id, "resolve", f"{resolution.outcome}: {resolution.summary}")
+def _lines(resolution: Resolution) -> list[TrailLine]:
+    """The guards and the outcome, for the case's trail."""
+    lines = []
+    for guard in resolution.guards:
+        verdict = "passed" if guard.passed else "FAILED"
+        detail = f": {guard.detail}" if guard.detail else ""
+        lines.append(TrailLine(kind="guard", summary=f"{guard.name} {verdict}{detail}"))
+    summary = f"{resolution.outcome}: {resolution.summary}"
+    return [*lines, TrailLine(kind="resolve", summary=summary)]

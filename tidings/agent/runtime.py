@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.runnables import RunnableConfig
 from sqlalchemy.orm import Session
 
+from tidings.agent.state import TrailLine
 from tidings.classifiers.base import Classifier
 from tidings.config.brands import Brand, BrandsFile
 from tidings.config.settings import AgentSettings
 from tidings.pipeline.work import Work
 from tidings.resolvers.order_api import OrderAPI
 from tidings.store.base import utcnow
+from tidings.store.brands import brand_slug
 from tidings.store.models import CaseEvent
 
 if TYPE_CHECKING:
@@ -41,6 +43,16 @@ class Agent:
     kill_switch: bool = False  # TIDINGS_KILL_SWITCH: every auto-action becomes an escalation
     clock: Callable[[], datetime] = utcnow
 
+    slugs: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def slug_of(self, session: Session, brand_id: int | None) -> str | None:
+        """A brand row's slug, cached: brand ids never change."""
+        if brand_id is None:
+            return None
+        if brand_id not in self.slugs:
+            self.slugs[brand_id] = brand_slug(session, brand_id) or ""
+        return self.slugs[brand_id] or None
+
     def brand(self, slug: str | None) -> Brand | None:
         """The brand with this slug, or None."""
         return next((b for b in self.brands.brands if b.slug == slug), None)
@@ -50,6 +62,12 @@ def runtime(config: RunnableConfig) -> tuple[Agent, Work]:
     """The agent and the leased row of this run."""
     configurable: dict[str, Any] = config.get("configurable") or {}
     return configurable["agent"], configurable["work"]
+
+
+def write_trail(session: Session, case_id: int, lines: list[TrailLine]) -> None:
+    """Lines the nodes before kept for this write (reads need no transaction of their own)."""
+    for line in lines:
+        add_event(session, case_id, line.kind, line.summary)
 
 
 def add_event(

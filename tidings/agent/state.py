@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from tidings.resolvers.base import Notice
+from tidings.resolvers.order_api import OrderView
 from tidings.store.enums import CaseState
 
 Route = Literal["resolve", "escalate", "close"]
@@ -26,14 +27,23 @@ class Decision(BaseModel):
     note: str | None = None
 
 
+class TrailLine(BaseModel):
+    """A line of the case's trail, carried until the next node that writes."""
+
+    kind: str
+    summary: str
+
+
 class CaseRun(BaseModel):
     """One run of the graph over one case."""
 
     email_id: int
     case_id: int | None = None
+    brand: str | None = Field(default=None, description="the email's brand (slug)")
     category: str | None = None
     needs_review: bool = False
     order_number: str | None = None
+    order: OrderView | None = Field(default=None, description="as matched, for later nodes")
     affected_orders: list[str] = Field(default_factory=list, description="supplier and carrier")
     skus: list[str] = Field(default_factory=list, description="what a supplier writes about")
     sender_verified: bool | None = None
@@ -44,3 +54,6 @@ class CaseRun(BaseModel):
     decision: Decision | None = None
     closing: CaseState | None = Field(default=None, description="the state the case ends in")
     resolution: str | None = None
+    trail: list[TrailLine] = Field(
+        default_factory=list, description="lines for the case's trail, written with the next write"
+    )

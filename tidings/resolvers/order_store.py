@@ -115,7 +115,6 @@ _ORDER_LOADS = (
     selectinload(Order.lines),
     selectinload(Order.customer),
     selectinload(Order.brand),
-    selectinload(Order.shipments),
 )
 
 
