@@ -15,6 +15,7 @@ from tidings.config.settings import InboxSettings
 from tidings.errors import InboxError
 from tidings.inbox.import_files import email_files, import_files
 from tidings.pipeline.steps import Step, parse_step
+from tidings.pipeline.work import Work
 from tidings.pipeline.worker import Worker
 from tidings.store.db import SessionFactory, transaction
 from tidings.store.enums import EmailState
@@ -191,18 +192,18 @@ class TestReviewFixes:
             return EmailState.PARSED
 
         worker = Worker(session_factory=sessions, steps=[email_step("r", record)])
-        original = worker._renew
+        original = worker._holds
 
-        def taken_over(step: Step, row_id: int) -> bool:
+        def taken_over(work: Work) -> bool:
             with transaction(sessions) as session:
                 session.execute(
                     update(InboundEmail)
-                    .where(InboundEmail.id == row_id)
+                    .where(InboundEmail.id == work.row_id)
                     .values(lease_owner="another-worker")
                 )
-            return original(step, row_id)
+            return original(work)
 
-        worker._renew = taken_over  # type: ignore[method-assign]
+        worker._holds = taken_over  # type: ignore[method-assign]
         worker.run_once()
         assert calls == []
         with sessions() as session:

@@ -22,6 +22,7 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from tidings.agent.state import CaseRun, Decision, TrailLine
 from tidings.domain import Address
+from tidings.errors import LeaseLostError
 from tidings.resolvers.base import Notice
 from tidings.resolvers.order_api import CustomerView, OrderLineView, OrderView
 from tidings.store.enums import CaseState, ChannelKind, LineStatus, OrderStatus
@@ -82,9 +83,8 @@ class FencedSaver(BaseCheckpointSaver[str]):
 
 def _check_lease(config: RunnableConfig) -> None:
     work = (config.get("configurable") or {}).get("work")
-    if work is not None:
-        with work.fenced():
-            pass  # raises LeaseLostError, which stops the run before it writes
+    if work is not None and not work.holds():
+        raise LeaseLostError(f"lease on {work.model.__name__} {work.row_id} is no longer ours")
 
 
 def serializer() -> JsonPlusSerializer:

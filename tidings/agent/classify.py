@@ -6,7 +6,6 @@ the case is written in a short fenced one. A replay finds the case and classifie
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -14,27 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tidings.agent.facts import EmailFacts, facts
 from tidings.agent.runtime import Agent, add_event, runtime
 from tidings.agent.state import CaseRun
-from tidings.classifiers.types import Classification, ClassifyContext, EmailInput
-from tidings.store.models import Case, InboundEmail
-
-SENDER_KINDS = {"customer", "carrier", "supplier", "unknown"}
-
-
-def email_input(email: InboundEmail) -> EmailInput:
-    """What the classifier reads, from the parsed form stored on the row."""
-    parsed: dict[str, Any] = email.parsed or {}
-    sent = parsed.get("date")
-    kind = email.sender_kind if email.sender_kind in SENDER_KINDS else "unknown"
-    return EmailInput(
-        subject=parsed.get("subject") or email.subject or "",
-        text=parsed.get("text") or "",
-        sender=email.sender,
-        sender_kind=kind,
-        language=email.language,
-        sent_on=datetime.fromisoformat(sent).date() if isinstance(sent, str) else None,
-    )
+from tidings.classifiers.types import Classification, ClassifyContext
+from tidings.store.models import Case
 
 
 def classify_context(agent: Agent, slug: str | None) -> ClassifyContext:
@@ -51,14 +34,13 @@ def classify_context(agent: Agent, slug: str | None) -> ClassifyContext:
 def classify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     """Classify the email and open its case, or pick up the case a previous run opened."""
     agent, work = runtime(config)
+    email = facts(config)
     with work.read() as session:
         case = _case_of(session, state.email_id)
-        email = session.get_one(InboundEmail, state.email_id)
         slug = agent.slug_of(session, email.brand_id)
-        if case is None:
-            result = agent.classifier.classify(email_input(email), classify_context(agent, slug))
     if case is None:
-        case = _open_case(work, state.email_id, result)
+        result = agent.classifier.classify(email.as_input(), classify_context(agent, slug))
+        case = _open_case(work, email, result)
     return {
         "case_id": case.id,
         "brand": slug,
@@ -71,10 +53,9 @@ def _case_of(session: Session, email_id: int) -> Case | None:
     return session.scalar(select(Case).where(Case.email_id == email_id))
 
 
-def _open_case(work: Any, email_id: int, result: Classification) -> Case:
+def _open_case(work: Any, email: EmailFacts, result: Classification) -> Case:
     try:
         with work.fenced() as session:
-            email = session.get_one(InboundEmail, email_id)
             case = Case(
                 brand_id=email.brand_id,
                 email_id=email.id,
@@ -103,7 +84,7 @@ def _open_case(work: Any, email_id: int, result: Classification) -> Case:
             return case
     except IntegrityError:  # another run opened it meanwhile (unique email_id): use that one
         with work.read() as session:
-            existing = _case_of(session, email_id)
+            existing = _case_of(session, email.id)
         if existing is None:
             raise
         return existing

@@ -31,4 +31,4 @@ def close(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
         case.decision = None
         write_trail(session, case.id, state.trail)
         add_event(session, case.id, "close", f"{closing.value}: {resolution}", actor=actor)
-    return {"closing": closing, "resolution": resolution, "trail": []}
+    return {"closing": closing, "resolution": resolution, "trail": [], "decision": None}

@@ -17,11 +17,12 @@ from langchain_core.runnables import RunnableConfig
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from tidings.agent.facts import facts
 from tidings.agent.runtime import Agent, add_event, runtime
 from tidings.agent.state import CaseRun, Decision, TrailLine
 from tidings.classifiers.taxonomy import OTHER
 from tidings.store.enums import CaseState
-from tidings.store.models import Case, HumanLabel, InboundEmail, KillSwitch
+from tidings.store.models import Case, HumanLabel, KillSwitch
 
 
 def decide(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
@@ -29,12 +30,13 @@ def decide(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     agent, work = runtime(config)
     update: dict[str, Any] = {}
     if state.decision is not None and state.decision.action == "relabel":
-        update = _relabel(work, state.case_id, state.decision)
+        update = {**_relabel(work, state.case_id, state.decision), "decision": None}
         state = state.model_copy(update=update)
+    elif state.decision is not None:  # a person decided already: their decision, not a rerun
+        return {"route": "escalate"}
     with work.read() as session:
         case = session.get_one(Case, state.case_id)
-        email = session.get_one(InboundEmail, state.email_id)
-        reasons = _reasons(agent, session, case, email, state.brand, state)
+        reasons = _reasons(agent, session, case, facts(config).sender_kind, state.brand, state)
     archive = state.category == OTHER and not reasons
     route = "close" if archive else ("escalate" if reasons else "resolve")
     summary = {"close": "archived: no exception", "resolve": "resolving automatically"}
@@ -53,7 +55,7 @@ def _reasons(
     agent: Agent,
     session: Session,
     case: Case,
-    email: InboundEmail,
+    sender_kind: str,
     slug: str | None,
     state: CaseRun,
 ) -> list[str]:
@@ -61,7 +63,7 @@ def _reasons(
     relabelled = state.decision is not None and state.decision.action == "relabel"
     if state.category == OTHER:
         sure = case.confidence >= agent.settings.archive_min_confidence
-        if email.sender_kind == "customer" and not (sure or relabelled):
+        if sender_kind == "customer" and not (sure or relabelled):
             return [f"a customer's email read as no exception at {case.confidence:.2f}"]
         return []
     reasons = []

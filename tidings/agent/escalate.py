@@ -11,12 +11,12 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from tidings.agent.classify import email_input
 from tidings.agent.draft import DraftRequest
+from tidings.agent.facts import facts
 from tidings.agent.runtime import add_event, runtime, write_trail
 from tidings.agent.state import CaseRun
 from tidings.store.enums import CaseState
-from tidings.store.models import Case, InboundEmail
+from tidings.store.models import Case
 
 
 def escalate(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
@@ -34,7 +34,6 @@ def escalate(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
         return {"decision": None}
     with work.read() as session:
         case = session.get_one(Case, state.case_id)
-        email = session.get_one(InboundEmail, state.email_id)
         brand = agent.brand(state.brand) or agent.brands.brands[0]
         keep = case.draft_reply and not case.draft_stale
     draft = None
@@ -44,7 +43,7 @@ def escalate(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
                 category=state.category or "other",
                 language=case.language or brand.default_language,
                 brand=brand,
-                email=email_input(email),
+                email=facts(config).as_input(),
                 order_number=state.order_number,
                 tracking_number=case.fields.get("tracking_number"),
                 reasons=state.reasons,

@@ -15,12 +15,13 @@ from langchain_core.runnables import RunnableConfig
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tidings.agent.facts import EmailFacts, facts
 from tidings.agent.runtime import Agent, add_event, runtime, write_trail
 from tidings.agent.state import CaseRun
 from tidings.resolvers.contacts import is_customer
 from tidings.resolvers.order_api import OPEN, OrderView
 from tidings.store.enums import CaseState
-from tidings.store.models import Case, InboundEmail, Notification, Order
+from tidings.store.models import Case, Notification, Order
 
 # Our email notices carry Message-IDs like <3f9a...e1.1234@kapas.example>: 1234 is the
 # notification, which names its case and order.
@@ -34,24 +35,24 @@ SKU = re.compile(r"\b[A-Z]{2,5}-[A-Z]{2,8}(?:-[A-Z0-9]{1,8}){0,3}\b")
 def match(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     """Find the order, the orders a supplier or carrier means, and verify the sender."""
     agent, work = runtime(config)
+    email = facts(config)
     with work.read() as session:
         case = session.get_one(Case, state.case_id)
-        email = session.get_one(InboundEmail, state.email_id)
         slug = state.brand
         parent = _parent_case(session, email, case)
-        parsed: dict[str, Any] = email.parsed or {}
-    text = f"{parsed.get('subject') or ''}\n{parsed.get('text') or ''}"
     order = _order(agent, case, email, slug, parent)
+    text = f"{email.subject}\n{email.text}"
     affected, skus = _supplier_orders(agent, text, slug, email.sender_kind)
     verified = None
     if order is not None and email.sender_kind in ("customer", "unknown"):
-        verified = is_customer(order.customer, email=email.sender, phone=parsed.get("phone"))
+        verified = is_customer(order.customer, email=email.sender, phone=email.phone)
     category = _threaded_category(state.category, parent)
     threaded = category != state.category
     with work.fenced() as session:
+        local_id = _local_order_id(session, order)  # before changing the row: one UPDATE
         row = session.get_one(Case, state.case_id)
         row.order_number = order.number if order else None
-        row.order_id = _local_order_id(session, order)
+        row.order_id = local_id
         row.parent_case_id = parent.id if parent else None
         row.sender_verified = verified
         if threaded and category:  # the thread says what it is, not the model's reading
@@ -72,10 +73,9 @@ def match(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     }
 
 
-def _parent_case(session: Session, email: InboundEmail, case: Case) -> Case | None:
+def _parent_case(session: Session, email: EmailFacts, case: Case) -> Case | None:
     """The case whose notice this email replies to."""
-    parsed: dict[str, Any] = email.parsed or {}
-    ids = [parsed.get("in_reply_to"), *(parsed.get("references") or [])]
+    ids = [email.in_reply_to, *email.references]
     for message_id in filter(None, ids):
         found = OUR_MESSAGE_ID.match(str(message_id))
         if found is None:
@@ -99,7 +99,7 @@ def _threaded_category(category: str | None, parent: Case | None) -> str | None:
 
 
 def _order(
-    agent: Agent, case: Case, email: InboundEmail, slug: str | None, parent: Case | None
+    agent: Agent, case: Case, email: EmailFacts, slug: str | None, parent: Case | None
 ) -> OrderView | None:
     orders = agent.orders
     if parent is not None and parent.order_number:

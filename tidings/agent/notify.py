@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tidings.agent.customers import customer_for, sender_customer
+from tidings.agent.facts import facts
 from tidings.agent.runtime import Agent, add_event, runtime, write_trail
 from tidings.agent.state import CaseRun
 from tidings.channels.outbox import enqueue
@@ -23,7 +24,7 @@ from tidings.resolvers.base import Notice
 from tidings.resolvers.notices import base_vars, current_shipment
 from tidings.resolvers.order_api import OrderView
 from tidings.store.enums import CaseState, ChannelKind
-from tidings.store.models import BrandRow, Case, InboundEmail, Order
+from tidings.store.models import BrandRow, Case, Order
 
 CLOSED_BY_REPLY = {CaseState.AUTO_RESOLVED, CaseState.RESOLVED}
 
@@ -31,6 +32,7 @@ CLOSED_BY_REPLY = {CaseState.AUTO_RESOLVED, CaseState.RESOLVED}
 def notify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     """Enqueue the notices and close (or park) the case."""
     agent, work = runtime(config)
+    sender = facts(config).sender
     notices = list(state.notices)
     closing = state.closing or CaseState.AUTO_RESOLVED
     resolution = state.resolution or "resolved"
@@ -53,7 +55,7 @@ def notify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
         case = session.get_one(Case, state.case_id)
         brand = session.get_one(BrandRow, case.brand_id)
         for item in notices:
-            _enqueue(session, brand, case, item, orders.get(item.order_number or ""))
+            _enqueue(session, brand, case, item, orders.get(item.order_number or ""), sender)
         case.state, case.resolution = closing, resolution
         case.decision = None
         write_trail(session, case.id, state.trail)
@@ -68,7 +70,7 @@ def notify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
         )
         if closing in CLOSED_BY_REPLY:
             _close_parent(session, agent, case)
-    return {"closing": closing, "resolution": resolution, "trail": []}
+    return {"closing": closing, "resolution": resolution, "trail": [], "decision": None}
 
 
 def _order(agent: Agent, state: CaseRun, number: str) -> OrderView | None:
@@ -108,15 +110,19 @@ def _reply(agent: Agent, work: Any, state: CaseRun) -> tuple[Notice, OrderView |
 
 
 def _enqueue(
-    session: Session, brand: BrandRow, case: Case, notice: Notice, order: OrderView | None
+    session: Session,
+    brand: BrandRow,
+    case: Case,
+    notice: Notice,
+    order: OrderView | None,
+    sender: str | None,
 ) -> None:
     """One outbox row: to the order's customer, or (a reply about no order) to the sender."""
     recipient = None
     if order is not None:
         customer = customer_for(session, brand, order.customer)
     else:
-        email = session.get_one(InboundEmail, case.email_id)
-        name, address = parseaddr(email.sender or "")
+        name, address = parseaddr(sender or "")
         customer = sender_customer(session, brand, address, name or None, case.language or "en")
         notice.variables["customer"] = {"name": customer.name}
         recipient = customer.email

@@ -14,21 +14,21 @@ from zoneinfo import ZoneInfo
 from langchain_core.runnables import RunnableConfig
 
 from tidings.agent.act import make_act
+from tidings.agent.facts import facts
 from tidings.agent.runtime import runtime
 from tidings.agent.state import CaseRun, TrailLine
 from tidings.errors import OrderNotFoundError, OrderStateError, ResolverError
 from tidings.resolvers.base import Resolution, ResolveContext
 from tidings.store.enums import CaseState
-from tidings.store.models import Case, InboundEmail
+from tidings.store.models import Case
 
 
 def resolve(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     """Run the resolver; a resolution ends the case, anything else escalates it."""
     agent, work = runtime(config)
+    email = facts(config)
     with work.read() as session:
         case = session.get_one(Case, state.case_id)
-        email = session.get_one(InboundEmail, state.email_id)
-        text = str((email.parsed or {}).get("text") or "")
     brand = agent.brand(state.brand)
     resolver = agent.resolvers.get(state.category or "")
     if brand is None or resolver is None:  # decide routes these to a person; kept for safety
@@ -42,7 +42,7 @@ def resolve(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
         fields={**case.fields, "skus": state.skus},
         language=case.language,
         sender=email.sender,
-        sender_kind=email.sender_kind or "unknown",
+        sender_kind=email.sender_kind,
         sender_verified=state.sender_verified,
         brand=brand,
         order=order,
@@ -51,7 +51,7 @@ def resolve(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
         act=make_act(work, case.id, case.brand_id),
         today=now.astimezone(zone).date(),
         now=now,
-        text=text,
+        text=email.text,
         help_url=brand.help_url or f"mailto:{brand.senders.email.address}",
         reschedule_options=agent.settings.reschedule_slots_offered,
     )

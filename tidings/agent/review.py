@@ -16,6 +16,9 @@ from tidings.agent.state import CaseRun, Decision
 
 
 def review(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
-    """Wait for the decision the worker resumes the graph with."""
+    """Wait for the decision the worker resumes the graph with (a run started with a decision,
+    because the paused checkpoint is gone, has it already)."""
+    if state.decision is not None:
+        return {}
     decision = interrupt({"case_id": state.case_id, "reasons": state.reasons})
     return {"decision": Decision.model_validate(decision)}

@@ -17,6 +17,7 @@ import structlog
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
+from tidings.agent.facts import EmailFacts, load_facts
 from tidings.agent.graph import Graph
 from tidings.agent.runtime import Agent
 from tidings.agent.state import CaseRun, Decision
@@ -34,9 +35,11 @@ EMAIL_STATE = {
 }
 
 
-def run_config(agent: Agent, work: Work, thread_id: str) -> RunnableConfig:
-    """The run's config: its thread, the agent's parts and the lease (never checkpointed)."""
-    return {"configurable": {"thread_id": thread_id, "agent": agent, "work": work}}
+def run_config(agent: Agent, work: Work, thread_id: str, email: EmailFacts) -> RunnableConfig:
+    """The run's config: its thread, the agent's parts, the lease and the email's facts (none of
+    them checkpointed)."""
+    configurable = {"thread_id": thread_id, "agent": agent, "work": work, "email": email}
+    return {"configurable": configurable}
 
 
 def agent_step(agent: Agent, graph: Graph) -> Step:
@@ -44,10 +47,11 @@ def agent_step(agent: Agent, graph: Graph) -> Step:
 
     def run(work: Work) -> StrEnum:
         with work.read() as session:
-            email = session.get_one(InboundEmail, work.row_id)
-            message_id = email.message_id
-        config = run_config(agent, work, f"email-{work.row_id}")
-        with structlog.contextvars.bound_contextvars(email_id=work.row_id, message_id=message_id):
+            email = load_facts(session, work.row_id)
+        config = run_config(agent, work, f"email-{work.row_id}", email)
+        with structlog.contextvars.bound_contextvars(
+            email_id=work.row_id, message_id=email.message_id
+        ):
             snapshot = graph.get_state(config)
             durability = agent.settings.durability
             if not snapshot.values:  # never run (or retried)
@@ -78,7 +82,8 @@ def resume_step(agent: Agent, graph: Graph) -> Step:
             case = session.get_one(Case, work.row_id)
             decision = Decision.model_validate(case.decision or {})
             email_id, thread_id = case.email_id, case.thread_id or f"email-{case.email_id}"
-        config = run_config(agent, work, thread_id)
+            email = load_facts(session, email_id or 0)
+        config = run_config(agent, work, thread_id, email)
         durability = agent.settings.durability
         log_context: dict[str, Any] = {"case_id": work.row_id, "email_id": email_id}
         with structlog.contextvars.bound_contextvars(**log_context):

@@ -192,7 +192,7 @@ def seed_order(session: Session, brands: BrandsFile, record: LabelledEmail) -> s
     is there already; the owner's normalised email."""
     number = str(record.fields.get("order_id") or "").strip().lstrip("#").upper()
     owner = record.fields.get("order_owner_email") or parseaddr(record.sender)[1]
-    if not number or not owner:
+    if not number or not owner or len(number) > 64:  # no order an order API would hold
         return normalise_email(owner) if owner else None
     if session.scalar(select(Order.id).where(Order.number == number)) is not None:
         return normalise_email(owner)

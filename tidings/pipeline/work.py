@@ -44,6 +44,14 @@ class Work:
             self.assert_owned(session)
             yield session
 
+    def holds(self) -> bool:
+        """Whether the lease is still ours, read without writing (no commit to wait for): a
+        quick check before work; writes are fenced by ``fenced()`` all the same."""
+        with self.read() as session:
+            return leasing.holds(
+                session=session, model=self.model, row_id=self.row_id, owner=self.owner
+            )
+
     def assert_owned(self, session: Session) -> None:
         """Raise ``LeaseLostError`` (rolling back the caller) unless the lease is ours."""
         leasing.assert_owned(

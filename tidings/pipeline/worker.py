@@ -143,11 +143,11 @@ class Worker(Runner[RunReport]):
         bound = log.bind(step=step.name, row_id=row_id)
         work = self._work(step, row_id)
         try:
-            if not self._renew(step, row_id):
+            if not self._holds(work):
                 raise LeaseLostError(f"lease on {step.model.__name__} {row_id} lapsed before work")
             if step.run is not None:
                 state = step.run(work)
-                with work.fenced() as session:
+                with transaction(work.sessions) as session:  # complete() checks the lease
                     work.complete(session, state)
             else:
                 self._prepare_and_handle(step, work)
@@ -176,16 +176,11 @@ class Worker(Runner[RunReport]):
             row = session.get_one(step.model, work.row_id)
             work.complete(session, handle(session, row, prepared))
 
-    def _renew(self, step: Step, row_id: int) -> bool:
-        """Re-arm the lease before working: rows late in a batch must not have lapsed."""
-        with self.sessions() as session:
-            return leasing.renew(
-                session=session,
-                model=step.model,
-                row_id=row_id,
-                owner=self.owner,
-                lease_for=self.lease_for,
-            )
+    @staticmethod
+    def _holds(work: Work) -> bool:
+        """Before working a row: is it still ours? (The heartbeat keeps leases in hand alive;
+        one taken over meanwhile is left to its new owner.)"""
+        return work.holds()
 
     def _record_failure(self, step: Step, row_id: int, exc: Exception, report: RunReport) -> None:
         permanent = is_permanent(exc)

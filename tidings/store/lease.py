@@ -172,6 +172,17 @@ def renew(
     return rowcount > 0
 
 
+def holds(
+    *, session: Session, model: type[Any], row_id: int, owner: str, now: datetime | None = None
+) -> bool:
+    """Whether ``owner`` holds an unexpired lease on the row (a read; nothing is changed)."""
+    now = now or utcnow()
+    found = session.scalar(
+        select(model.id).where(_owned(model, row_id, owner) & (model.lease_expires_at > now))
+    )
+    return found is not None
+
+
 def release(*, session: Session, model: type[Any], row_ids: Iterable[int], owner: str) -> None:
     """Give leased rows back untouched (graceful shutdown)."""
     session.execute(

@@ -38,7 +38,7 @@ class InboundEmail(IdMixin, TimestampMixin, WorkItemMixin, Base):
     content_hash: Mapped[str] = mapped_column(String(64), doc="sha256 hex of the raw bytes")
     imap_uid: Mapped[int | None] = mapped_column(BigInteger)
     imap_uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    raw: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # megabytes: loaded on use
     size_bytes: Mapped[int] = mapped_column(Integer)
     sender: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,75 @@
+"""The email a run is about, read once per run: every node reads these facts instead of the row
+(the email does not change while its case is worked)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from sqlalchemy.orm import Session
+
+from tidings.classifiers.types import EmailInput
+from tidings.store.models import InboundEmail
+
+SENDER_KINDS = {"customer", "carrier", "supplier", "unknown"}
+
+
+@dataclass(frozen=True)
+class EmailFacts:
+    """What the nodes need of the email."""
+
+    id: int
+    brand_id: int | None
+    message_id: str | None
+    sender: str | None
+    sender_kind: str
+    language: str | None
+    subject: str
+    text: str
+    sent_on: date | None
+    in_reply_to: str | None
+    references: list[str] = field(default_factory=list)
+    phone: str | None = None
+
+    def as_input(self) -> EmailInput:
+        """What the classifier (and the drafter) read."""
+        kind: Any = self.sender_kind
+        return EmailInput(
+            subject=self.subject,
+            text=self.text,
+            sender=self.sender,
+            sender_kind=kind,
+            language=self.language,
+            sent_on=self.sent_on,
+        )
+
+
+def load_facts(session: Session, email_id: int) -> EmailFacts:
+    """The facts of a stored, parsed email."""
+    email = session.get_one(InboundEmail, email_id)
+    parsed: dict[str, Any] = email.parsed or {}
+    sent = parsed.get("date")
+    kind = email.sender_kind if email.sender_kind in SENDER_KINDS else "unknown"
+    return EmailFacts(
+        id=email.id,
+        brand_id=email.brand_id,
+        message_id=email.message_id,
+        sender=email.sender,
+        sender_kind=kind or "unknown",
+        language=email.language,
+        subject=parsed.get("subject") or email.subject or "",
+        text=parsed.get("text") or "",
+        sent_on=datetime.fromisoformat(sent).date() if isinstance(sent, str) else None,
+        in_reply_to=parsed.get("in_reply_to"),
+        references=list(parsed.get("references") or []),
+        phone=parsed.get("phone"),
+    )
+
+
+def facts(config: RunnableConfig) -> EmailFacts:
+    """The run's email."""
+    configurable: dict[str, Any] = config.get("configurable") or {}
+    found: EmailFacts = configurable["email"]
+    return found
