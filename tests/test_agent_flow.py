@@ -3,6 +3,7 @@ PostgreSQL), with a scripted classifier so each test pins one path of the graph.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -18,6 +19,7 @@ from tests.agent_support import (
     verdict,
     work,
 )
+from tidings.agent.decide import SWITCH_SECONDS
 from tidings.agent.decisions import new_decision, record_decision
 from tidings.config import BrandsFile
 from tidings.domain import Address
@@ -250,6 +252,7 @@ class TestDecides:
             assert _case(sessions, first).state is CaseState.ESCALATED
             with transaction(sessions) as session:
                 set_switch(session, engaged=False, by="test", brand="kapas")
+            time.sleep(SWITCH_SECONDS + 0.1)  # workers read switches once a second
             second = receive(
                 sessions, kapas, mail(sender="k@example.com", subject="[k2] x", body="x")
             )

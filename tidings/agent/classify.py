@@ -44,7 +44,11 @@ def classify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     return {
         "case_id": case.id,
         "brand": slug,
+        "brand_id": case.brand_id,
         "category": case.category,
+        "confidence": case.confidence,
+        "fields": dict(case.fields),
+        "language": case.language,
         "needs_review": case.needs_review,
     }
 

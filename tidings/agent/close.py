@@ -6,10 +6,9 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from tidings.agent.runtime import add_event, runtime, write_trail
+from tidings.agent.runtime import add_event, runtime, set_case, write_trail
 from tidings.agent.state import CaseRun
 from tidings.store.enums import CaseState
-from tidings.store.models import Case
 
 _BY_DECISION = {
     "reject": (CaseState.REJECTED, "rejected in review: no reply"),
@@ -25,10 +24,16 @@ def close(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     if state.decision is not None and state.decision.action in _BY_DECISION:
         closing, resolution = _BY_DECISION[state.decision.action]
         actor = state.decision.by
+    case_id = state.case_id or 0
     with work.fenced() as session:
-        case = session.get_one(Case, state.case_id)
-        case.state, case.resolution, case.closed_at = closing, resolution, agent.clock()
-        case.decision = None
-        write_trail(session, case.id, state.trail)
-        add_event(session, case.id, "close", f"{closing.value}: {resolution}", actor=actor)
+        set_case(
+            session,
+            case_id,
+            state=closing,
+            resolution=resolution,
+            closed_at=agent.clock(),
+            decision=None,
+        )
+        write_trail(session, case_id, state.trail)
+        add_event(session, case_id, "close", f"{closing.value}: {resolution}", actor=actor)
     return {"closing": closing, "resolution": resolution, "trail": [], "decision": None}

@@ -35,8 +35,7 @@ def decide(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     elif state.decision is not None:  # a person decided already: their decision, not a rerun
         return {"route": "escalate"}
     with work.read() as session:
-        case = session.get_one(Case, state.case_id)
-        reasons = _reasons(agent, session, case, facts(config).sender_kind, state.brand, state)
+        reasons = _reasons(agent, session, facts(config).sender_kind, state)
     archive = state.category == OTHER and not reasons
     route = "close" if archive else ("escalate" if reasons else "resolve")
     summary = {"close": "archived: no exception", "resolve": "resolving automatically"}
@@ -51,24 +50,18 @@ def decide(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     }
 
 
-def _reasons(
-    agent: Agent,
-    session: Session,
-    case: Case,
-    sender_kind: str,
-    slug: str | None,
-    state: CaseRun,
-) -> list[str]:
+def _reasons(agent: Agent, session: Session, sender_kind: str, state: CaseRun) -> list[str]:
     """Every reason a person must look; none means the agent may act."""
     relabelled = state.decision is not None and state.decision.action == "relabel"
     if state.category == OTHER:
-        sure = case.confidence >= agent.settings.archive_min_confidence
+        sure = state.confidence >= agent.settings.archive_min_confidence
         if sender_kind == "customer" and not (sure or relabelled):
-            return [f"a customer's email read as no exception at {case.confidence:.2f}"]
+            return [f"a customer's email read as no exception at {state.confidence:.2f}"]
         return []
     reasons = []
     if state.needs_review and not relabelled:
-        reasons.append(f"the classifier is unsure ({case.confidence:.2f})")
+        reasons.append(f"the classifier is unsure ({state.confidence:.2f})")
+    slug = state.brand
     brand = agent.brand(slug)
     if brand is None:
         reasons.append("the email's brand is unknown")
@@ -76,14 +69,28 @@ def _reasons(
         reasons.append(f"{brand.name} handles {state.category} in person (policy)")
     if state.category not in agent.resolvers:
         reasons.append(f"no resolver for {state.category}")
-    switch = engaged_switch(session, slug, state.category or "", agent.kill_switch)
+    category = state.category or ""
+    switch = agent.recent(
+        ("switch", slug, category),
+        SWITCH_SECONDS,
+        lambda: engaged_switch(session, slug, category, agent.kill_switch),
+    )
     if switch:
         reasons.append(switch)
     if brand is not None and not reasons:
-        done = _auto_resolved_last_hour(session, case.brand_id, agent)
+        done = agent.recent(
+            ("auto-resolved", state.brand_id),
+            LIMIT_SECONDS,
+            lambda: _auto_resolved_last_hour(session, state.brand_id, agent),
+        )
         if done >= brand.policies.auto_actions_per_hour:
             reasons.append(f"{brand.name} reached {done} auto-actions this hour (its limit)")
     return reasons
+
+
+# A switch takes effect within a second on every worker; the hourly limit is counted every 5 s.
+SWITCH_SECONDS = 1.0
+LIMIT_SECONDS = 5.0
 
 
 def engaged_switch(session: Session, brand: str | None, category: str, global_on: bool) -> str:
@@ -148,4 +155,4 @@ def _relabel(work: Any, case_id: int | None, decision: Decision) -> dict[str, An
                 actor=decision.by,
             )
         case.category, case.confidence, case.needs_review = label, 1.0, False
-    return {"category": label, "needs_review": False}
+    return {"category": label, "confidence": 1.0, "needs_review": False}

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from sqlalchemy import select
 
 from tidings.agent.draft import DraftRequest
 from tidings.agent.facts import facts
-from tidings.agent.runtime import add_event, runtime, write_trail
+from tidings.agent.runtime import add_event, runtime, set_case, write_trail
 from tidings.agent.state import CaseRun
 from tidings.store.enums import CaseState
 from tidings.store.models import Case
@@ -25,41 +26,49 @@ def escalate(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     decision = state.decision
     if decision is not None and decision.action == "reassign":
         with work.fenced() as session:
-            case = session.get_one(Case, state.case_id)
-            case.assignee, case.state = decision.assignee, CaseState.ESCALATED
-            case.decision = None
-            add_event(
-                session, case.id, "decision", f"assigned to {decision.assignee}", actor=decision.by
+            set_case(
+                session,
+                state.case_id,
+                assignee=decision.assignee,
+                state=CaseState.ESCALATED,
+                decision=None,
             )
+            summary = f"assigned to {decision.assignee}"
+            add_event(session, state.case_id or 0, "decision", summary, actor=decision.by)
         return {"decision": None}
+    brand = agent.brand(state.brand) or agent.brands.brands[0]
     with work.read() as session:
-        case = session.get_one(Case, state.case_id)
-        brand = agent.brand(state.brand) or agent.brands.brands[0]
-        keep = case.draft_reply and not case.draft_stale
+        draft_reply, stale = session.execute(
+            select(Case.draft_reply, Case.draft_stale).where(Case.id == state.case_id)
+        ).one()
+    keep = draft_reply and not stale
     draft = None
     if not keep:
         draft = agent.drafter.draft(
             DraftRequest(
                 category=state.category or "other",
-                language=case.language or brand.default_language,
+                language=state.language or brand.default_language,
                 brand=brand,
                 email=facts(config).as_input(),
                 order_number=state.order_number,
-                tracking_number=case.fields.get("tracking_number"),
+                tracking_number=state.fields.get("tracking_number"),
                 reasons=state.reasons,
             )
         )
+    case_id = state.case_id or 0
     with work.fenced() as session:
-        row = session.get_one(Case, state.case_id)
-        row.state = CaseState.ESCALATED
-        row.escalation = {"reasons": state.reasons, "tried": state.tried}
+        values: dict[str, Any] = {
+            "state": CaseState.ESCALATED,
+            "escalation": {"reasons": state.reasons, "tried": state.tried},
+        }
         if draft is not None:
-            row.draft_reply, row.draft_source, row.draft_stale = draft.text, draft.source, False
-        write_trail(session, row.id, state.trail)
+            values.update(draft_reply=draft.text, draft_source=draft.source, draft_stale=False)
+        set_case(session, case_id, **values)
+        write_trail(session, case_id, state.trail)
         why = "; ".join(state.reasons) or "a person's decision is needed"
         add_event(
             session,
-            row.id,
+            case_id,
             "escalate",
             f"to review: {why}",
             {"draft_errors": draft.errors if draft else []},

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tidings.agent.facts import EmailFacts, facts
-from tidings.agent.runtime import Agent, add_event, runtime, write_trail
+from tidings.agent.runtime import Agent, add_event, runtime, set_case, write_trail
 from tidings.agent.state import CaseRun
 from tidings.resolvers.contacts import is_customer
 from tidings.resolvers.order_api import OPEN, OrderView
@@ -36,11 +36,9 @@ def match(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     """Find the order, the orders a supplier or carrier means, and verify the sender."""
     agent, work = runtime(config)
     email = facts(config)
-    with work.read() as session:
-        case = session.get_one(Case, state.case_id)
-        slug = state.brand
-        parent = _parent_case(session, email, case)
-    order = _order(agent, case, email, slug, parent)
+    slug = state.brand
+    parent = _parent_case(work, email, state.case_id)
+    order = _order(agent, state.fields, email, slug, parent)
     text = f"{email.subject}\n{email.text}"
     affected, skus = _supplier_orders(agent, text, slug, email.sender_kind)
     verified = None
@@ -49,18 +47,19 @@ def match(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     category = _threaded_category(state.category, parent)
     threaded = category != state.category
     with work.fenced() as session:
-        local_id = _local_order_id(session, order)  # before changing the row: one UPDATE
-        row = session.get_one(Case, state.case_id)
-        row.order_number = order.number if order else None
-        row.order_id = local_id
-        row.parent_case_id = parent.id if parent else None
-        row.sender_verified = verified
+        values: dict[str, Any] = {
+            "order_number": order.number if order else None,
+            "order_id": _local_order_id(session, order),
+            "parent_case_id": parent.id if parent else None,
+            "sender_verified": verified,
+        }
         if threaded and category:  # the thread says what it is, not the model's reading
-            row.category, row.needs_review = category, False
+            values.update(category=category, needs_review=False)
+        set_case(session, state.case_id, **values)
         if parent is not None and parent.state is CaseState.ESCALATED:
-            session.get_one(Case, parent.id).draft_stale = True  # a newer email on its thread
-        write_trail(session, row.id, state.trail)
-        add_event(session, row.id, "match", _summary(order, affected, parent, verified))
+            set_case(session, parent.id, draft_stale=True)  # a newer email on its thread
+        write_trail(session, state.case_id or 0, state.trail)
+        add_event(session, state.case_id or 0, "match", _summary(order, affected, parent, verified))
     return {
         "category": category,
         "needs_review": False if threaded else state.needs_review,
@@ -73,16 +72,21 @@ def match(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     }
 
 
-def _parent_case(session: Session, email: EmailFacts, case: Case) -> Case | None:
-    """The case whose notice this email replies to."""
-    ids = [email.in_reply_to, *email.references]
-    for message_id in filter(None, ids):
-        found = OUR_MESSAGE_ID.match(str(message_id))
-        if found is None:
-            continue
-        notification = session.get(Notification, int(found.group(1)))
-        if notification is not None and notification.case_id not in (None, case.id):
-            return session.get(Case, notification.case_id)
+def _parent_case(work: Any, email: EmailFacts, case_id: int | None) -> Case | None:
+    """The case whose notice this email replies to (our notices' Message-IDs name it)."""
+    ours = [
+        int(found.group(1))
+        for message_id in filter(None, [email.in_reply_to, *email.references])
+        if (found := OUR_MESSAGE_ID.match(str(message_id)))
+    ]
+    if not ours:
+        return None
+    with work.read() as session:
+        for notification_id in ours:
+            notification = session.get(Notification, notification_id)
+            if notification is not None and notification.case_id not in (None, case_id):
+                parent: Case | None = session.get(Case, notification.case_id)
+                return parent
     return None
 
 
@@ -99,17 +103,17 @@ def _threaded_category(category: str | None, parent: Case | None) -> str | None:
 
 
 def _order(
-    agent: Agent, case: Case, email: EmailFacts, slug: str | None, parent: Case | None
+    agent: Agent, fields: dict[str, Any], email: EmailFacts, slug: str | None, parent: Case | None
 ) -> OrderView | None:
     orders = agent.orders
     if parent is not None and parent.order_number:
         return orders.get_order(parent.order_number)
-    written = str(case.fields.get("order_id") or "").strip().lstrip("#").upper()
+    written = str(fields.get("order_id") or "").strip().lstrip("#").upper()
     if written:
         found = orders.get_order(written)
         if found is not None and (slug is None or found.brand == slug):
             return found
-    tracking = "".join(str(case.fields.get("tracking_number") or "").split())
+    tracking = "".join(str(fields.get("tracking_number") or "").split())
     if tracking:
         found = orders.find_order_by_tracking(tracking)
         if found is not None and (slug is None or found.brand == slug):

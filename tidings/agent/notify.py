@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from tidings.agent.customers import customer_for, sender_customer
 from tidings.agent.facts import facts
-from tidings.agent.runtime import Agent, add_event, runtime, write_trail
+from tidings.agent.runtime import Agent, add_event, runtime, set_case, write_trail
 from tidings.agent.state import CaseRun
 from tidings.channels.outbox import enqueue
 from tidings.resolvers.base import Notice
@@ -51,25 +51,31 @@ def notify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
             f"reply {decision.action}d and sent",
             decision.by,
         )
+    case_id = state.case_id or 0
     with work.fenced() as session:
-        case = session.get_one(Case, state.case_id)
-        brand = session.get_one(BrandRow, case.brand_id)
+        brand = session.get_one(BrandRow, state.brand_id)
         for item in notices:
-            _enqueue(session, brand, case, item, orders.get(item.order_number or ""), sender)
-        case.state, case.resolution = closing, resolution
-        case.decision = None
-        write_trail(session, case.id, state.trail)
-        if closing is not CaseState.AWAITING_CUSTOMER:
-            case.closed_at = agent.clock()
+            order = orders.get(item.order_number or "")
+            _enqueue(session, brand, case_id, state.language, item, order, sender)
+        closed_at = None if closing is CaseState.AWAITING_CUSTOMER else agent.clock()
+        set_case(
+            session,
+            case_id,
+            state=closing,
+            resolution=resolution,
+            decision=None,
+            closed_at=closed_at,
+        )
+        write_trail(session, case_id, state.trail)
         add_event(
             session,
-            case.id,
+            case_id,
             "notify",
             f"{closing.value}: {resolution}; {len(notices)} message(s) queued",
             actor=actor,
         )
         if closing in CLOSED_BY_REPLY:
-            _close_parent(session, agent, case)
+            _close_parent(session, agent, case_id)
     return {"closing": closing, "resolution": resolution, "trail": [], "decision": None}
 
 
@@ -112,7 +118,8 @@ def _reply(agent: Agent, work: Any, state: CaseRun) -> tuple[Notice, OrderView |
 def _enqueue(
     session: Session,
     brand: BrandRow,
-    case: Case,
+    case_id: int,
+    language: str | None,
     notice: Notice,
     order: OrderView | None,
     sender: str | None,
@@ -123,7 +130,7 @@ def _enqueue(
         customer = customer_for(session, brand, order.customer)
     else:
         name, address = parseaddr(sender or "")
-        customer = sender_customer(session, brand, address, name or None, case.language or "en")
+        customer = sender_customer(session, brand, address, name or None, language or "en")
         notice.variables["customer"] = {"name": customer.name}
         recipient = customer.email
     local_order = (
@@ -138,19 +145,18 @@ def _enqueue(
         customer=customer,
         order=local_order,
         order_number=order.number if order else None,
-        case_id=case.id,
+        case_id=case_id,
         channel=notice.channel,
         recipient=recipient,
         language=notice.language or customer.language,
     )
 
 
-def _close_parent(session: Session, agent: Agent, case: Case) -> None:
+def _close_parent(session: Session, agent: Agent, case_id: int) -> None:
     """The earlier case that asked the customer is answered by this one."""
-    if case.parent_case_id is None:
-        return
-    parent = session.get(Case, case.parent_case_id)
+    parent_id = session.scalar(select(Case.parent_case_id).where(Case.id == case_id))
+    parent = session.get(Case, parent_id) if parent_id is not None else None
     if parent is not None and parent.state is CaseState.AWAITING_CUSTOMER:
         parent.state, parent.closed_at = CaseState.AUTO_RESOLVED, agent.clock()
-        parent.resolution = f"the customer answered in case {case.id}"
+        parent.resolution = f"the customer answered in case {case_id}"
         add_event(session, parent.id, "close", parent.resolution)

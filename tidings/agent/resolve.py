@@ -20,15 +20,13 @@ from tidings.agent.state import CaseRun, TrailLine
 from tidings.errors import OrderNotFoundError, OrderStateError, ResolverError
 from tidings.resolvers.base import Resolution, ResolveContext
 from tidings.store.enums import CaseState
-from tidings.store.models import Case
 
 
 def resolve(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     """Run the resolver; a resolution ends the case, anything else escalates it."""
     agent, work = runtime(config)
     email = facts(config)
-    with work.read() as session:
-        case = session.get_one(Case, state.case_id)
+    case_id = state.case_id or 0
     brand = agent.brand(state.brand)
     resolver = agent.resolvers.get(state.category or "")
     if brand is None or resolver is None:  # decide routes these to a person; kept for safety
@@ -37,10 +35,10 @@ def resolve(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     zone = ZoneInfo(order.customer.time_zone if order else "Asia/Kolkata")
     now = agent.clock()
     ctx = ResolveContext(
-        case_id=case.id,
+        case_id=case_id,
         category=state.category or "",
-        fields={**case.fields, "skus": state.skus},
-        language=case.language,
+        fields={**state.fields, "skus": state.skus},
+        language=state.language,
         sender=email.sender,
         sender_kind=email.sender_kind,
         sender_verified=state.sender_verified,
@@ -48,7 +46,7 @@ def resolve(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
         order=order,
         affected_orders=state.affected_orders,
         orders=agent.orders,
-        act=make_act(work, case.id, case.brand_id),
+        act=make_act(work, case_id, state.brand_id),
         today=now.astimezone(zone).date(),
         now=now,
         text=email.text,

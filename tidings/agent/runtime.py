@@ -7,12 +7,14 @@ whose ``fenced()`` transactions are the only way a node writes).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from tidings.agent.state import TrailLine
@@ -23,7 +25,9 @@ from tidings.pipeline.work import Work
 from tidings.resolvers.order_api import OrderAPI
 from tidings.store.base import utcnow
 from tidings.store.brands import brand_slug
-from tidings.store.models import CaseEvent
+from tidings.store.models import Case, CaseEvent
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from tidings.agent.draft import Drafter
@@ -44,6 +48,19 @@ class Agent:
     clock: Callable[[], datetime] = utcnow
 
     slugs: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
+    memo: dict[Hashable, tuple[float, Any]] = field(default_factory=dict, compare=False, repr=False)
+
+    def recent(self, key: Hashable, seconds: float, compute: Callable[[], T]) -> T:
+        """``compute()``, reused for ``seconds``: settings that change rarely (kill switches)
+        are read once a second per worker, not once per case."""
+        now = time.monotonic()
+        hit = self.memo.get(key)
+        if hit is not None and hit[0] > now:
+            value: T = hit[1]
+            return value
+        value = compute()
+        self.memo[key] = (now + seconds, value)
+        return value
 
     def slug_of(self, session: Session, brand_id: int | None) -> str | None:
         """A brand row's slug, cached: brand ids never change."""
@@ -68,6 +85,16 @@ def write_trail(session: Session, case_id: int, lines: list[TrailLine]) -> None:
     """Lines the nodes before kept for this write (reads need no transaction of their own)."""
     for line in lines:
         add_event(session, case_id, line.kind, line.summary)
+
+
+def set_case(session: Session, case_id: int | None, **values: Any) -> None:
+    """Change the case row in one UPDATE (no read first), in the caller's transaction."""
+    session.execute(
+        update(Case)
+        .where(Case.id == case_id)
+        .values(updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def add_event(

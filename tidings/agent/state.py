@@ -3,7 +3,7 @@ rest). It is checkpointed at the review interrupt and at the end of a run."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -40,7 +40,11 @@ class CaseRun(BaseModel):
     email_id: int
     case_id: int | None = None
     brand: str | None = Field(default=None, description="the email's brand (slug)")
+    brand_id: int | None = None
     category: str | None = None
+    confidence: float = 0.0
+    fields: dict[str, Any] = Field(default_factory=dict, description="as extracted")
+    language: str | None = None
     needs_review: bool = False
     order_number: str | None = None
     order: OrderView | None = Field(default=None, description="as matched, for later nodes")

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
 
@@ -111,10 +111,11 @@ def shipment_view(shipment: Shipment) -> ShipmentView:
     )
 
 
+# One query for the order with its customer and brand, one for its lines.
 _ORDER_LOADS = (
     selectinload(Order.lines),
-    selectinload(Order.customer),
-    selectinload(Order.brand),
+    joinedload(Order.customer),
+    joinedload(Order.brand),
 )
 
 
