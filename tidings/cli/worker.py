@@ -8,7 +8,7 @@ from types import FrameType
 
 import typer
 
-from tidings.agent.build import pipeline
+from tidings.agent.build import pipeline, prune_closed
 from tidings.cli.common import (
     console,
     errors_as_exit,
@@ -16,7 +16,7 @@ from tidings.cli.common import (
     load_settings,
     open_database,
 )
-from tidings.pipeline.worker import Worker
+from tidings.pipeline.worker import Periodic, Worker
 
 
 def worker(
@@ -28,11 +28,18 @@ def worker(
     sessions = open_database(settings).sessions
     brands = load_brands_for(settings)
     with errors_as_exit(), pipeline(settings, brands, sessions) as built:
+        keep = timedelta(days=settings.agent.checkpoint_retention_days)
+        prune = Periodic(
+            "prune checkpoints",
+            timedelta(hours=1),
+            lambda: prune_closed(settings.database_url, sessions, keep),
+        )
         runner = Worker(
             session_factory=sessions,
             steps=built.steps,
             lease_for=timedelta(seconds=settings.worker.lease_seconds),
             heartbeat_every=settings.worker.heartbeat_seconds,
+            periodic=[prune],
         )
         if once:
             report = runner.run_until_idle()

@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -66,6 +68,16 @@ class RunReport:
             self.by_step[name] = self.by_step.get(name, 0) + count
 
 
+@dataclass
+class Periodic:
+    """Housekeeping a worker does now and then between passes (pruning old checkpoints)."""
+
+    name: str
+    every: timedelta
+    run: Callable[[], int]
+    due: float = 0.0  # monotonic time of the next run; 0 runs it at the first pass
+
+
 class Worker(Runner[RunReport]):
     """Runs pipeline steps over leased rows."""
 
@@ -78,6 +90,7 @@ class Worker(Runner[RunReport]):
         owner: str | None = None,
         lease_for: timedelta = DEFAULT_LEASE,
         heartbeat_every: float | None = None,
+        periodic: list[Periodic] | None = None,
     ) -> None:
         self.sessions = session_factory
         self.read_sessions = read_sessions or make_session_factory(
@@ -87,6 +100,7 @@ class Worker(Runner[RunReport]):
         self.owner = owner or worker_id()
         self.lease_for = lease_for
         self.stopping = threading.Event()
+        self.periodic = periodic or []
         self.heartbeat = Heartbeat(
             sessions=session_factory, owner=self.owner, lease_for=lease_for, every=heartbeat_every
         )
@@ -97,6 +111,7 @@ class Worker(Runner[RunReport]):
 
     def run_once(self) -> RunReport:
         """One pass: lease a batch for every step and handle it."""
+        self._housekeeping()
         report = RunReport()
         for step in self.steps:
             with self.sessions() as session:
@@ -128,6 +143,21 @@ class Worker(Runner[RunReport]):
         finally:
             self.heartbeat.stop()
         log.info("worker stopped", owner=self.owner)
+
+    def _housekeeping(self) -> None:
+        """Run the periodic jobs that are due; one that fails is logged and tried next time."""
+        now = time.monotonic()
+        for job in self.periodic:
+            if now < job.due:
+                continue
+            job.due = now + job.every.total_seconds()
+            try:
+                done = job.run()
+            except Exception as exc:  # housekeeping never stops the pipeline
+                log.warning("periodic job failed", job=job.name, error=type(exc).__name__)
+                continue
+            if done:
+                log.info("periodic job", job=job.name, done=done)
 
     def _work(self, step: Step, row_id: int) -> Work:
         return Work(
