@@ -27,7 +27,7 @@ SDK_LOGGERS = (
     "python_http_client",
     "sendgrid",
     "twilio",
-    "twilio.http_client",  # tidings.channels.twilio sets this one's level itself at import
+    "twilio.http_client",  # every request URL, phone numbers included
     "urllib3",
     "requests",
     "httpx",

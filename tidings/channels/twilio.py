@@ -9,7 +9,6 @@ this channel is not idempotent: a send interrupted by a crash is reported, never
 from __future__ import annotations
 
 import json
-import logging
 import os
 from datetime import datetime
 from typing import Any
@@ -30,9 +29,6 @@ from tidings.store.enums import ChannelKind
 PROVIDER = "twilio"
 # Requests go to these hosts; a routing client can point each at another base URL.
 TWILIO_HOSTS = ("api.twilio.com", "content.twilio.com")
-# The SDK logs every request's URL and query at INFO, phone numbers included (To=, From=):
-# customers' numbers stay out of the logs.
-logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 LOOKUP_LIMIT = 20  # newest messages to one recipient examined when settling a possibly-sent row
 
 

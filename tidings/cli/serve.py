@@ -81,5 +81,6 @@ def run_web(app: object, listener: socket.socket) -> None:
     host, port = listener.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     console.print(f"web app: [bold]http://{shown}:{port}/[/]  (Ctrl+C to stop)")
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))  # type: ignore[arg-type]
+    # log_config=None: uvicorn logs through the root handlers, so their masking applies to it.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", log_config=None))  # type: ignore[arg-type]
     server.run(sockets=[listener])
