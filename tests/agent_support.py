@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from tidings.agent.build import Pipeline, build_agent, pipeline
 from tidings.agent.draft import TemplateDrafter
+from tidings.classifiers.taxonomy import load_taxonomy
 from tidings.classifiers.types import (
     Classification,
     ClassifyContext,
@@ -41,23 +42,7 @@ from tidings.store.models import (
 
 REPLIES = {
     category: {"en": f"About {category} for order {{{{ order.number }}}}: our team will reply."}
-    for category in [
-        "wismo",
-        "address_change",
-        "delivery_reschedule",
-        "cancellation_request",
-        "return_refund_request",
-        "damaged_item",
-        "wrong_or_missing_item",
-        "payment_issue",
-        "address_undeliverable",
-        "failed_delivery_attempt",
-        "carrier_delay",
-        "customs_hold",
-        "backorder_stockout",
-        "partial_shipment",
-        "other",
-    ]
+    for category in load_taxonomy().names
 }
 _numbers = itertools.count(1)
 
@@ -153,6 +138,17 @@ def add_order(
     session.add(order)
     session.flush()
     return order
+
+
+def shipped_order(session: Session, brand: BrandRow, email: str) -> Order:
+    """An order of ``email``'s with a parcel in transit."""
+    return add_order(
+        session,
+        brand,
+        email=email,
+        status=OrderStatus.SHIPPED,
+        shipped=ShipmentStatus.IN_TRANSIT,
+    )
 
 
 def mail(

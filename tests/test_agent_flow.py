@@ -16,6 +16,7 @@ from tests.agent_support import (
     mail,
     one,
     receive,
+    shipped_order,
     verdict,
     work,
 )
@@ -25,7 +26,7 @@ from tidings.config import BrandsFile
 from tidings.domain import Address
 from tidings.store.base import utcnow
 from tidings.store.db import SessionFactory, transaction
-from tidings.store.enums import ActionOutcome, CaseState, EmailState, OrderStatus, ShipmentStatus
+from tidings.store.enums import ActionOutcome, CaseState, EmailState, OrderStatus
 from tidings.store.models import Action, Case, InboundEmail, Notification, Order
 from tidings.store.switches import set_switch
 
@@ -99,13 +100,7 @@ class TestResolves:
         """A customer's 'where is my order' gets the parcel's status in their language."""
         kapas = brand_row(sessions, brands)
         with transaction(sessions) as session:
-            order = add_order(
-                session,
-                kapas,
-                email="ravi@example.com",
-                status=OrderStatus.SHIPPED,
-                shipped=ShipmentStatus.IN_TRANSIT,
-            )
+            order = shipped_order(session, kapas, "ravi@example.com")
         raw = mail(sender="ravi@example.com", subject="[wismo] kab aayega", body="x")
         email_id = receive(sessions, kapas, raw)
         answer = verdict("wismo", order_id=order.number, language="hi")
@@ -149,13 +144,7 @@ class TestResolves:
         """A delivery day inside the brand's window is booked; one outside gets options."""
         kapas = brand_row(sessions, brands)
         with transaction(sessions) as session:
-            order = add_order(
-                session,
-                kapas,
-                email="r@example.com",
-                status=OrderStatus.SHIPPED,
-                shipped=ShipmentStatus.IN_TRANSIT,
-            )
+            order = shipped_order(session, kapas, "r@example.com")
         today = utcnow().date()
         day = today + timedelta(days=2)
         while day.weekday() == 6:  # the brand delivers Monday to Saturday

@@ -10,6 +10,7 @@ as it is, and every effect of a node that runs again is idempotent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -63,15 +64,7 @@ def agent_step(agent: Agent, graph: Graph) -> Step:
             case = session.query(Case).filter(Case.email_id == work.row_id).one()
         return EMAIL_STATE.get(case.state, EmailState.RESOLVED)
 
-    return Step(
-        name="agent",
-        model=InboundEmail,
-        consumes=(EmailState.PARSED,),
-        dead_state=EmailState.QUARANTINED,
-        run=run,
-        policy=RetryPolicy(max_attempts=5, base_seconds=10.0),
-        batch=10,
-    )
+    return _graph_step("agent", InboundEmail, EmailState.PARSED, EmailState.QUARANTINED, run)
 
 
 def resume_step(agent: Agent, graph: Graph) -> Step:
@@ -102,11 +95,18 @@ def resume_step(agent: Agent, graph: Graph) -> Step:
             raise RuntimeError("the decision was not applied; the case is retried")
         return state
 
+    return _graph_step("resume", Case, CaseState.DECIDED, CaseState.FAILED, run)
+
+
+def _graph_step(
+    name: str, model: type[Any], consumes: StrEnum, dead: StrEnum, run: Callable[[Work], StrEnum]
+) -> Step:
+    """A step that runs the graph: small batches (a run takes a while), patient retries."""
     return Step(
-        name="resume",
-        model=Case,
-        consumes=(CaseState.DECIDED,),
-        dead_state=CaseState.FAILED,
+        name=name,
+        model=model,
+        consumes=(consumes,),
+        dead_state=dead,
         run=run,
         policy=RetryPolicy(max_attempts=5, base_seconds=10.0),
         batch=10,
