@@ -3,10 +3,16 @@ PostgreSQL), with a scripted classifier so each test pins one path of the graph.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 
 from tests.agent_support import (
     Scripted,
@@ -21,7 +27,7 @@ from tests.agent_support import (
     work,
 )
 from tidings.agent.decide import SWITCH_SECONDS
-from tidings.agent.decisions import new_decision, record_decision
+from tidings.agent.decisions import DecisionRefusedError, new_decision, record_decision
 from tidings.config import BrandsFile
 from tidings.domain import Address
 from tidings.store.base import utcnow
@@ -311,3 +317,75 @@ class TestReview:
         assert [r.variables["case"]["reply"] for r in replies] == [
             "Please send a photo of the lamp."
         ]
+
+
+class TestDecisionFence:
+    def test_a_decision_never_races_a_worker(
+        self, db_url: str, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """While a worker holds the case (or its email is still being worked) a decision is
+        refused and changes nothing; once free, it is taken."""
+        kapas = brand_row(sessions, brands)
+        with transaction(sessions) as session:
+            order = add_order(session, kapas, email="f@example.com")
+        email_id = receive(sessions, kapas, mail(sender="f@example.com", subject="[f] x", body="x"))
+        script = Scripted({"[f]": verdict("damaged_item", order_id=order.number)})
+        with agent_pipeline(db_url, sessions, brands, script) as built:
+            work(sessions, built)
+        case_id = _case(sessions, email_id).id
+        held = {"lease_owner": "worker-2", "lease_expires_at": utcnow() + timedelta(minutes=1)}
+        for model, row_id in ((Case, case_id), (InboundEmail, email_id)):
+            with transaction(sessions) as session:
+                session.execute(update(model).where(model.id == row_id).values(**held))
+            with (
+                pytest.raises(DecisionRefusedError, match="being worked on"),
+                transaction(sessions) as session,
+            ):
+                record_decision(
+                    session, case_id=case_id, decision=new_decision("approve", by="asha")
+                )
+            assert _case(sessions, email_id).state is CaseState.ESCALATED
+            with transaction(sessions) as session:
+                free = {"lease_owner": None, "lease_expires_at": None}
+                session.execute(update(model).where(model.id == row_id).values(**free))
+        with transaction(sessions) as session:
+            record_decision(session, case_id=case_id, decision=new_decision("approve", by="asha"))
+        assert _case(sessions, email_id).state is CaseState.DECIDED
+
+
+class TestTraceability:
+    def test_every_log_line_of_a_run_names_the_case_and_the_message(
+        self, db_url: str, sessions: SessionFactory, brands: BrandsFile, tmp_path: Path
+    ) -> None:
+        """A real worker's log lines from inside the graph carry case_id, email_id and the
+        Message-ID (JSON logs, as a deployment reads them)."""
+        kapas = brand_row(sessions, brands)
+        with transaction(sessions) as session:
+            order = add_order(session, kapas, email="t@example.com")
+            order.lines[0].name = "Lamp"
+        raw = mail(sender="t@example.com", subject=f"Broken {order.number}", body="It broke.")
+        email_id = receive(sessions, kapas, raw)
+        env = {
+            **os.environ,
+            "TIDINGS_DATABASE_URL": db_url,
+            "TIDINGS_LOG_LEVEL": "INFO",
+            "TIDINGS_LOG_JSON": "true",
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "tidings", "worker", "--once"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        ours = [line for line in lines if line.get("event", "").startswith("case ")]
+        with sessions() as session:
+            case = one(session, Case, email_id=email_id)
+            message_id = session.get_one(InboundEmail, email_id).message_id
+        assert ours, done.stdout[-2000:]
+        for line in ours:
+            assert (line["case_id"], line["email_id"]) == (case.id, email_id)
+            assert line["message_id"] == message_id

@@ -77,13 +77,18 @@ def _redact_value(value: Any) -> Any:
     return redact(repr(value))
 
 
+# Identifiers an operator needs to find the row behind a log line; they look like email
+# addresses to the PII patterns (<id@host>) but name an email, not a person.
+_IDENTIFIERS = frozenset({"message_id"})
+
+
 def _mask_secrets(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     for key in list(event_dict):
         if key != "event" and _SECRET_KEY.search(key):
             event_dict[key] = MASK
-        else:
+        elif key not in _IDENTIFIERS:
             event_dict[key] = _redact_value(event_dict[key])
     return event_dict
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tidings.agent.facts import EmailFacts, facts
-from tidings.agent.runtime import Agent, add_event, runtime
+from tidings.agent.runtime import Agent, add_event, node, runtime
 from tidings.agent.state import CaseRun
 from tidings.classifiers.types import Classification, ClassifyContext
 from tidings.store.models import Case
@@ -31,6 +31,7 @@ def classify_context(agent: Agent, slug: str | None) -> ClassifyContext:
     )
 
 
+@node
 def classify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     """Classify the email and open its case, or pick up the case a previous run opened."""
     agent, work = runtime(config)

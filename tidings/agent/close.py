@@ -6,16 +6,19 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from tidings.agent.runtime import add_event, runtime, set_case, write_trail
+from tidings.agent.runtime import add_event, node, runtime, set_case, write_trail
 from tidings.agent.state import CaseRun
+from tidings.logs import get_logger
 from tidings.store.enums import CaseState
 
+log = get_logger(__name__)
 _BY_DECISION = {
     "reject": (CaseState.REJECTED, "rejected in review: no reply"),
     "resolve": (CaseState.RESOLVED, "resolved in review without a reply"),
 }
 
 
+@node
 def close(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     """Write the closing state and the reason; a replay writes the same."""
     agent, work = runtime(config)
@@ -36,4 +39,5 @@ def close(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
         )
         write_trail(session, case_id, state.trail)
         add_event(session, case_id, "close", f"{closing.value}: {resolution}", actor=actor)
+    log.info("case ended", state=closing.value, category=state.category)
     return {"closing": closing, "resolution": resolution, "trail": [], "decision": None}

@@ -18,13 +18,14 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from tidings.agent.facts import facts
-from tidings.agent.runtime import Agent, add_event, runtime
+from tidings.agent.runtime import Agent, add_event, node, runtime
 from tidings.agent.state import CaseRun, Decision, TrailLine
 from tidings.classifiers.taxonomy import OTHER
 from tidings.store.enums import CaseState
 from tidings.store.models import Case, HumanLabel, KillSwitch
 
 
+@node
 def decide(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     """Route the case, saying why when a person must look."""
     agent, work = runtime(config)

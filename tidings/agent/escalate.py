@@ -14,12 +14,16 @@ from sqlalchemy import select
 
 from tidings.agent.draft import DraftRequest
 from tidings.agent.facts import facts
-from tidings.agent.runtime import add_event, runtime, set_case, write_trail
+from tidings.agent.runtime import add_event, node, runtime, set_case, write_trail
 from tidings.agent.state import CaseRun
+from tidings.logs import get_logger
 from tidings.store.enums import CaseState
 from tidings.store.models import Case
 
+log = get_logger(__name__)
 
+
+@node
 def escalate(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     """Draft a reply (unless there is one) and wait for a person."""
     agent, work = runtime(config)
@@ -73,4 +77,5 @@ def escalate(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
             f"to review: {why}",
             {"draft_errors": draft.errors if draft else []},
         )
+    log.info("case escalated", category=state.category, reasons=len(state.reasons))
     return {"trail": []}

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tidings.agent.facts import EmailFacts, facts
-from tidings.agent.runtime import Agent, add_event, runtime, set_case, write_trail
+from tidings.agent.runtime import Agent, add_event, node, runtime, set_case, write_trail
 from tidings.agent.state import CaseRun
 from tidings.resolvers.contacts import is_customer
 from tidings.resolvers.order_api import OPEN, OrderView
@@ -32,6 +32,7 @@ PURCHASE_ORDER = re.compile(
 SKU = re.compile(r"\b[A-Z]{2,5}-[A-Z]{2,8}(?:-[A-Z0-9]{1,8}){0,3}\b")
 
 
+@node
 def match(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     """Find the order, the orders a supplier or carrier means, and verify the sender."""
     agent, work = runtime(config)

@@ -17,18 +17,21 @@ from sqlalchemy.orm import Session
 
 from tidings.agent.customers import customer_for, sender_customer
 from tidings.agent.facts import facts
-from tidings.agent.runtime import Agent, add_event, runtime, set_case, write_trail
+from tidings.agent.runtime import Agent, add_event, node, runtime, set_case, write_trail
 from tidings.agent.state import CaseRun
 from tidings.channels.outbox import enqueue
+from tidings.logs import get_logger
 from tidings.resolvers.base import Notice
 from tidings.resolvers.notices import base_vars, current_shipment
 from tidings.resolvers.order_api import OrderView
 from tidings.store.enums import CaseState, ChannelKind
 from tidings.store.models import BrandRow, Case, Order
 
+log = get_logger(__name__)
 CLOSED_BY_REPLY = {CaseState.AUTO_RESOLVED, CaseState.RESOLVED}
 
 
+@node
 def notify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     """Enqueue the notices and close (or park) the case."""
     agent, work = runtime(config)
@@ -76,6 +79,7 @@ def notify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
         )
         if closing in CLOSED_BY_REPLY:
             _close_parent(session, agent, case_id)
+    log.info("case ended", state=closing.value, messages=len(notices), category=state.category)
     return {"closing": closing, "resolution": resolution, "trail": [], "decision": None}
 
 

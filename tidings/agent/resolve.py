@@ -15,13 +15,14 @@ from langchain_core.runnables import RunnableConfig
 
 from tidings.agent.act import make_act
 from tidings.agent.facts import facts
-from tidings.agent.runtime import runtime
+from tidings.agent.runtime import node, runtime
 from tidings.agent.state import CaseRun, TrailLine
 from tidings.errors import OrderNotFoundError, OrderStateError, ResolverError
 from tidings.resolvers.base import Resolution, ResolveContext
 from tidings.store.enums import CaseState
 
 
+@node
 def resolve(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     """Run the resolver; a resolution ends the case, anything else escalates it."""
     agent, work = runtime(config)

@@ -12,9 +12,11 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import interrupt
 
+from tidings.agent.runtime import node
 from tidings.agent.state import CaseRun, Decision
 
 
+@node
 def review(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     """Wait for the decision the worker resumes the graph with (a run started with a decision,
     because the paused checkpoint is gone, has it already)."""

@@ -7,17 +7,19 @@ whose ``fenced()`` transactions are the only way a node writes).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+import structlog
 from langchain_core.runnables import RunnableConfig
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from tidings.agent.state import TrailLine
+from tidings.agent.state import CaseRun, TrailLine
 from tidings.classifiers.base import Classifier
 from tidings.config.brands import Brand, BrandsFile
 from tidings.config.settings import AgentSettings
@@ -73,6 +75,30 @@ class Agent:
     def brand(self, slug: str | None) -> Brand | None:
         """The brand with this slug, or None."""
         return next((b for b in self.brands.brands if b.slug == slug), None)
+
+
+class Node(Protocol):
+    """A graph node: the state and the run's config in, a partial update out."""
+
+    __name__: str
+
+    def __call__(self, state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
+        """Run the node."""
+        ...
+
+
+def node(fn: Node) -> Node:
+    """Decorator for graph nodes: every log line inside carries the case's and email's ids (a
+    node may run in another thread, so they are bound here rather than once per run)."""
+
+    @functools.wraps(fn)
+    def traced(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
+        with structlog.contextvars.bound_contextvars(
+            case_id=state.case_id, email_id=state.email_id, node=fn.__name__
+        ):
+            return fn(state, config)
+
+    return traced
 
 
 def runtime(config: RunnableConfig) -> tuple[Agent, Work]:
