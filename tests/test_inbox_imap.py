@@ -214,7 +214,8 @@ class TestPollOnce:
             row = session.scalars(
                 select(InboundEmail).where(InboundEmail.state == EmailState.QUARANTINED)
             ).one()
-        assert row.message_id == "m1@test" and len(row.raw) < 1_000
+            raw = row.raw  # loaded on use (deferred)
+        assert row.message_id == "m1@test" and len(raw) < 1_000
         assert "only its header was fetched" in (row.last_error or "")
         assert "UID 1" in (row.last_error or "")
 

@@ -98,7 +98,7 @@ def list_emails(
     """The newest stored emails, with why a quarantined one was set aside."""
     query = (
         select(InboundEmail, BrandRow.slug)
-        .options(defer(InboundEmail.raw), defer(InboundEmail.parsed))  # megabytes each
+        .options(defer(InboundEmail.parsed))  # raw is deferred by the model; parsed is big too
         .outerjoin(BrandRow, BrandRow.id == InboundEmail.brand_id)
         .order_by(InboundEmail.id.desc())
         .limit(limit)
