@@ -281,3 +281,46 @@ class TestParseStep:
         assert kinds == {"customer", "carrier", "supplier"}
         assert {r.language for r in rows} == {"en", "id", "ms"}
         assert all(r.parsed and r.parsed["sender_kind"] == r.sender_kind for r in rows)
+
+
+class TestHiddenTextAndForgedSenders:
+    @pytest.mark.parametrize(
+        "hidden",
+        [
+            '<span style="color:#ffffff">SECRET</span>',
+            '<div style="background:#fff"><span style="color:#fefefe">SECRET</span></div>',
+            '<span style="color:black;background-color:black">SECRET</span>',
+            '<div style="position:absolute;left:-9999px;top:-9999px">SECRET</div>',
+            '<p style="font-size:1px">SECRET</p>',
+            '<p style="text-indent:-9999px">SECRET</p>',
+            '<div style="height:0;overflow:hidden">SECRET</div>',
+        ],
+    )
+    def test_text_nobody_can_read_is_dropped(self, hidden: str) -> None:
+        """White on white, a pixel tall, off the page: an instruction hidden for a machine."""
+        html = f"<p>Where is my order?</p>{hidden}"
+        raw = (
+            "From: a@example.com\r\nSubject: q\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+            + html
+        ).encode()
+        text = parse_email(raw).text
+        assert "Where is my order?" in text and "SECRET" not in text
+
+    def test_light_text_on_a_dark_band_is_kept(self) -> None:
+        """A carrier's white-on-dark header is read: it is visible."""
+        html = '<table bgcolor="#1a1a1a"><tr><td><b style="color:#fff">Delivery failed</b></td></tr></table>'
+        raw = (
+            "From: a@example.com\r\nSubject: q\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+            + html
+        ).encode()
+        assert "Delivery failed" in parse_email(raw).text
+
+    def test_a_from_its_domain_disowns_is_marked(self) -> None:
+        """Authentication-Results with DMARC failing marks the sender as disowned."""
+        raw = (
+            b"Authentication-Results: mx.kapas.example; spf=fail smtp.mailfrom=gmail.com;"
+            b" dkim=none; dmarc=fail header.from=gmail.com\r\n"
+            b"From: meera.iyer@gmail.com\r\nSubject: new address\r\n\r\nPlease move my order."
+        )
+        assert parse_email(raw).sender_disowned is True
+        assert parse_email(raw.split(b"\r\n", 1)[1]).sender_disowned is False

@@ -32,6 +32,7 @@ class EmailFacts:
     in_reply_to: str | None
     references: list[str] = field(default_factory=list)
     phone: str | None = None
+    disowned: bool = False  # the From domain failed authentication: not the customer's word
 
     def as_input(self) -> EmailInput:
         """What the classifier (and the drafter) read."""
@@ -65,6 +66,7 @@ def load_facts(session: Session, email_id: int) -> EmailFacts:
         in_reply_to=parsed.get("in_reply_to"),
         references=list(parsed.get("references") or []),
         phone=parsed.get("phone"),
+        disowned=bool(parsed.get("sender_disowned")),
     )
 
 

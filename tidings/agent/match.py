@@ -44,7 +44,8 @@ def match(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     affected, skus = _supplier_orders(agent, text, slug, email.sender_kind)
     verified = None
     if order is not None and email.sender_kind in ("customer", "unknown"):
-        verified = is_customer(order.customer, email=email.sender, phone=email.phone)
+        claimed = is_customer(order.customer, email=email.sender, phone=email.phone)
+        verified = claimed and not email.disowned  # a forged From is not the customer
     category = _threaded_category(state.category, parent)
     threaded = category != state.category
     with work.fenced() as session:

@@ -48,14 +48,87 @@ _INVISIBLE_BLOCK = re.compile(
 _BLOCK_BREAK = re.compile(r"</?(?:p|div|br|tr|li|h[1-6]|table|blockquote|hr)\b[^>]*>", re.I)
 
 
-def is_hidden(attributes: dict[str, Any]) -> bool:
-    """True when an element's own attributes hide it from a reader."""
+WHITE = (255, 255, 255)
+Colour = tuple[int, int, int]
+
+
+def is_hidden(attributes: dict[str, Any], background: Colour = WHITE) -> bool:
+    """True when an element's own attributes hide it from a reader (``background`` is the
+    colour it sits on: the page's white, unless an ancestor painted another)."""
     if "hidden" in attributes:
         return True
     if str(attributes.get("aria-hidden") or "").lower() == "true":
         return True
-    style = attributes.get("style")
-    return bool(style) and _HIDDEN_STYLE.search(str(style)) is not None
+    style = str(attributes.get("style") or "")
+    if not style:
+        return False
+    declared = _declarations(style)
+    return _HIDDEN_STYLE.search(style) is not None or _unreadable(declared, background)
+
+
+def background_of(attributes: dict[str, Any], inherited: Colour) -> Colour:
+    """The colour an element paints behind its children (``bgcolor`` or style), else the one it
+    sits on."""
+    declared = _declarations(str(attributes.get("style") or ""))
+    own = _rgb(declared.get("background-color") or declared.get("background", "").split(" ")[0])
+    return own or _rgb(str(attributes.get("bgcolor") or "")) or inherited
+
+
+# Text nobody can read on screen: white (or nearly) on a page that is white by default, the
+# same colour as its own background, a pixel tall, or pushed far off the page.
+_TINY_FONT = re.compile(r"^(?:0*\.\d+|1)(?:px|pt)$|^0*\.0*\d*(?:em|rem)$")
+_OFF_PAGE = re.compile(r"^-\d{3,}(?:\.\d+)?(?:px|em|rem|pt)?$")
+_NAMED = {
+    "white": (255, 255, 255),
+    "snow": (255, 250, 250),
+    "ivory": (255, 255, 240),
+    "whitesmoke": (245, 245, 245),
+    "black": (0, 0, 0),
+}
+
+
+def _declarations(style: str) -> dict[str, str]:
+    found = {}
+    for part in style.split(";"):
+        name, sep, value = part.partition(":")
+        if sep:
+            found[name.strip().lower()] = value.strip().lower().replace("!important", "").strip()
+    return found
+
+
+def _rgb(value: str) -> tuple[int, int, int] | None:
+    value = value.strip()
+    if value in _NAMED:
+        return _NAMED[value]
+    hex_ = re.fullmatch(r"#([0-9a-f]{3}|[0-9a-f]{6})", value)
+    if hex_:
+        digits = hex_.group(1)
+        if len(digits) == 3:
+            digits = "".join(c * 2 for c in digits)
+        return (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16))
+    rgb = re.fullmatch(r"rgba?\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)[^)]*\)", value)
+    if rgb:
+        r, g, b = (int(x) for x in rgb.groups())
+        return (r, g, b)
+    return None
+
+
+def _unreadable(style: dict[str, str], inherited: Colour) -> bool:
+    color = _rgb(style.get("color", ""))
+    own = _rgb(style.get("background-color") or style.get("background", "").split(" ")[0])
+    background = own or inherited
+    if color is not None and sum(abs(a - b) for a, b in zip(color, background, strict=True)) < 48:
+        return True  # the same colour as what it sits on: white on white, black on black
+    if _TINY_FONT.match(style.get("font-size", "")):
+        return True
+    positioned = style.get("position") in ("absolute", "fixed")
+    off_page = any(_OFF_PAGE.match(style.get(side, "")) for side in ("left", "top"))
+    if (positioned and off_page) or _OFF_PAGE.match(style.get("text-indent", "")):
+        return True
+    clipped = style.get("overflow") == "hidden" and any(
+        re.fullmatch(r"0+(?:px)?", style.get(side, "x")) for side in ("height", "width")
+    )
+    return clipped
 
 
 class _Lines:
@@ -108,9 +181,9 @@ def html_to_text(html: str) -> str:
         return ""
     out = _Lines()
     # Iterative walk: hostile mail nests elements deeper than Python's recursion limit.
-    stack: list[tuple[Any, bool]] = [(root, False)]
+    stack: list[tuple[Any, bool, Colour]] = [(root, False, WHITE)]
     while stack:
-        node, leaving = stack.pop()
+        node, leaving, background = stack.pop()
         tag = node.tag
         if leaving:
             _leave(tag, out)
@@ -118,16 +191,18 @@ def html_to_text(html: str) -> str:
         if tag == "-text":
             out.text(node.text_content or "")
             continue
-        if tag in SKIP_TAGS or tag.startswith("-") or is_hidden(node.attributes):
+        attributes = node.attributes
+        if tag in SKIP_TAGS or tag.startswith("-") or is_hidden(attributes, background):
             continue
         _enter(tag, out)
-        stack.append((node, True))
+        stack.append((node, True, background))
+        inner = background_of(attributes, background)
         children = []
         child = node.child
         while child is not None:
             children.append(child)
             child = child.next
-        stack.extend((c, False) for c in reversed(children))
+        stack.extend((c, False, inner) for c in reversed(children))
     return out.render()
 
 

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from tidings.errors import InboxError, TidingsError
 from tidings.inbox import headers as hdr
+from tidings.inbox.authentication import sender_disowned
 from tidings.inbox.headers import Mailbox, RawHeaders
 from tidings.inbox.html import html_to_text
 from tidings.inbox.language import detect_language
@@ -86,6 +87,9 @@ class ParsedEmail(BaseModel):
     language: str | None = Field(default=None, description="ISO 639-1, or None if unclear")
     sender_kind: SenderKind = "unknown"
     automated: bool = Field(default=False, description="bulk, list, auto-generated or no-reply")
+    sender_disowned: bool = Field(
+        default=False, description="the From domain failed DMARC (or SPF and DKIM) on receipt"
+    )
     warnings: list[str] = Field(default_factory=list)
 
 
@@ -208,6 +212,7 @@ def _parse(
             address=address, name=display, subject=subject, headers=cues, lists=lists
         ),
         automated=is_automated(cues, (address or "").partition("@")[0]),
+        sender_disowned=sender_disowned(headers.raw("authentication-results")),
         warnings=list(dict.fromkeys(warnings))[:MAX_WARNINGS],
     )
 
