@@ -8,7 +8,7 @@ repeated key answers with the first result and changes nothing; a key reused for
 is refused (422). Every request is recorded (``requests``) and every change applied is counted
 (``applied``), so a test can prove a retried write landed once.
 
-Each request takes the next scripted ``Behaviour`` (or none):
+Each request takes the next scripted ``Behaviour`` (or none; ``then_writes`` scripts writes only):
 - ``status(code, headers)``: answer ``code`` (503, 429 with Retry-After...) and do nothing;
 - ``after(code)``: do the work, then answer ``code`` (a gateway that lost the answer);
 - ``slow(seconds)``: do the work, then answer after ``seconds`` (past the client's timeout);
@@ -123,6 +123,7 @@ class OrderService:
     auth_header: str = "Authorization"
     auth_value: str = f"Bearer {TOKEN}"
     script: deque[Behaviour] = field(default_factory=deque)
+    write_script: deque[Behaviour] = field(default_factory=deque)
     requests: list[Seen] = field(default_factory=list)
     applied: list[Applied] = field(default_factory=list)
     results: dict[str, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
@@ -132,6 +133,11 @@ class OrderService:
     def then(self, *behaviours: Behaviour) -> OrderService:
         """Queue behaviours for the next requests."""
         self.script.extend(behaviours)
+        return self
+
+    def then_writes(self, *behaviours: Behaviour) -> OrderService:
+        """Queue behaviours for the next writes only (reads pass by them)."""
+        self.write_script.extend(behaviours)
         return self
 
     def applications(self, action: str | None = None) -> int:
@@ -319,7 +325,10 @@ def build_app(
         if request.headers.get(service.auth_header) != service.auth_value:
             return _json(401, {"message": "missing or wrong credentials"})
         with service.lock:
-            behaviour = service.script.popleft() if service.script else None
+            queue = service.script
+            if request.method in ("PATCH", "POST") and service.write_script:
+                queue = service.write_script
+            behaviour = queue.popleft() if queue else None
         if behaviour is None:
             return await call_next(request)
         if behaviour.kind == "status":

@@ -10,8 +10,19 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 from structlog.testing import capture_logs
 
+from tests.agent_support import (
+    REPLIES,
+    Scripted,
+    brand_row,
+    mail,
+    one,
+    receive,
+    verdict,
+    work,
+)
 from tests.http import LoopbackOnly, free_port
 from tests.order_service import (
     TOKEN,
@@ -23,6 +34,9 @@ from tests.order_service import (
     small_shop,
     status,
 )
+from tidings.agent.build import build_agent, pipeline
+from tidings.agent.draft import TemplateDrafter
+from tidings.config import BrandsFile, Settings
 from tidings.config.settings import OrderAPISettings
 from tidings.domain import Address
 from tidings.errors import (
@@ -32,9 +46,12 @@ from tidings.errors import (
     OrderStateError,
     ResolverError,
 )
+from tidings.pipeline.worker import RunReport
 from tidings.resolvers.order_api import OrderAPI
 from tidings.resolvers.rest_api import RestOrderAPI
-from tidings.store.enums import LineStatus, OrderStatus
+from tidings.store.db import SessionFactory, transaction
+from tidings.store.enums import ActionOutcome, CaseState, LineStatus, OrderStatus
+from tidings.store.models import Action, Case, InboundEmail, Notification
 
 NEW_ADDRESS = Address(
     lines=["Flat 4B, Lake View Apartments", "Indiranagar"],
@@ -374,3 +391,75 @@ class TestConfiguration:
         api.get_order("KAP-100001")
         _cancel(api)
         assert {r.client for r in shop.requests} == {"127.0.0.1"}
+
+
+class TestAgent:
+    """The agent with the REST order API, as a worker runs it."""
+
+    def _run(
+        self, db_url: str, sessions: SessionFactory, brands: BrandsFile, shop: OrderService
+    ) -> tuple[int, RunReport]:
+        kapas = brand_row(sessions, brands)
+        raw_mail = mail(sender="Asha <asha@example.in>", subject="[move] new address", body="x")
+        email_id = receive(sessions, kapas, raw_mail)
+        return email_id, self._work(db_url, sessions, brands, shop)
+
+    @staticmethod
+    def _work(
+        db_url: str,
+        sessions: SessionFactory,
+        brands: BrandsFile,
+        shop: OrderService,
+    ) -> RunReport:
+        config = Settings(database_url=db_url)
+        answer = verdict("address_change", order_id="KAP-100001", new_address=NEW_ADDRESS)
+        with rest(shop, retries=1) as orders:
+            agent = build_agent(
+                config,
+                brands,
+                sessions,
+                classifier=Scripted({"[move]": answer}),
+                orders=orders,
+                drafter=TemplateDrafter(REPLIES),
+            )
+            with pipeline(config, brands, sessions, agent=agent) as built:
+                return work(sessions, built)
+
+    def test_the_customer_moves_an_order_through_the_rest_api(
+        self, db_url: str, sessions: SessionFactory, brands: BrandsFile, shop: OrderService
+    ) -> None:
+        """Matched, changed once (a 503 on the write retried in the call), resolved, notified."""
+        shop.then_writes(status(503))
+        email_id, report = self._run(db_url, sessions, brands, shop)
+        assert report.dead == 0
+        with sessions() as session:
+            case = one(session, Case, email_id=email_id)
+            action = one(session, Action, case_id=case.id)
+            [notice] = session.scalars(select(Notification)).all()
+        assert case.state is CaseState.AUTO_RESOLVED
+        assert action.outcome is ActionOutcome.SUCCEEDED and action.order_id is None
+        assert (notice.event, notice.recipient) == ("address_updated", "asha@example.in")
+        assert shop.applications("update_shipping_address") == 1
+        assert shop.orders["KAP-100001"].shipping_address.postcode == "560038"
+        [key] = {w.headers["idempotency-key"] for w in shop.writes()}
+        assert key == f"case-{case.id}/change_address/KAP-100001"
+
+    def test_an_api_that_stays_down_fails_the_step_not_the_case(
+        self, db_url: str, sessions: SessionFactory, brands: BrandsFile, shop: OrderService
+    ) -> None:
+        """Unavailable after our retries: the worker retries the step later (no escalation);
+        once the API is back, the change is applied once."""
+        shop.then_writes(status(503), status(503))  # both tries of the first run
+        email_id, report = self._run(db_url, sessions, brands, shop)
+        assert (report.retried, report.dead) == (1, 0)
+        with sessions() as session:
+            case = one(session, Case, email_id=email_id)
+            assert case.state is not CaseState.ESCALATED
+            assert one(session, Action, case_id=case.id).outcome is ActionOutcome.PENDING
+        assert shop.applications() == 0
+        with transaction(sessions) as session:  # the retry's time has come
+            session.execute(update(InboundEmail).values(next_attempt_at=None))
+        self._work(db_url, sessions, brands, shop)
+        with sessions() as session:
+            assert one(session, Case, email_id=email_id).state is CaseState.AUTO_RESOLVED
+        assert shop.applications() == 1
