@@ -234,8 +234,8 @@ class TestRetries:
 
     def test_a_slow_write_is_retried_and_applied_once(self, shop: OrderService) -> None:
         """A read timeout after the server applied the change: retried, applied once."""
-        shop.then(slow(1.0))
-        with rest(shop, timeout_seconds=0.3) as api:
+        shop.then(slow(1.5))
+        with rest(shop, timeout_seconds=0.5) as api:
             moved = api.update_shipping_address(
                 "KAP-100001", NEW_ADDRESS, idempotency_key="s1", actor="agent"
             )
