@@ -5,9 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
+from tidings.agent.build import order_api_for
 from tidings.config import Settings
 from tidings.errors import ConfigError
+from tidings.resolvers.order_store import BuiltinOrderStore
+from tidings.resolvers.rest_api import RestOrderAPI
+from tidings.store.db import make_engine, make_session_factory
 
 REAL_KEY = "k" * 40
 
@@ -85,3 +90,45 @@ class TestProdMode:
         monkeypatch.setenv("TIDINGS_TWILIO__ACCOUNT_SID", "AC123")
         monkeypatch.setenv("TIDINGS_TWILIO__AUTH_TOKEN", "change-me")
         assert Settings().twilio.account_sid == "AC123"
+
+
+class TestOrderAPI:
+    def test_rest_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """TIDINGS_ORDERS__* configure the REST client, and the agent is built with it."""
+        monkeypatch.setenv("TIDINGS_ORDERS__KIND", "rest")
+        monkeypatch.setenv("TIDINGS_ORDERS__BASE_URL", "https://orders.example.com/api")
+        monkeypatch.setenv("TIDINGS_ORDERS__AUTH_HEADER", "X-Api-Key")
+        monkeypatch.setenv("TIDINGS_ORDERS__AUTH_SCHEME", "")
+        monkeypatch.setenv("TIDINGS_ORDERS__TOKEN", "ok_4f9a8b7c6d5e")
+        monkeypatch.setenv("TIDINGS_ORDERS__PATHS", '{"get_order": "/v2/orders/{number}"}')
+        settings = Settings()
+        assert settings.orders.paths == {"get_order": "/v2/orders/{number}"}
+        sessions = make_session_factory(make_engine("sqlite://"))
+        api = order_api_for(settings, sessions)
+        assert isinstance(api, RestOrderAPI)
+        api.close()
+        monkeypatch.setenv("TIDINGS_ORDERS__KIND", "builtin")
+        assert isinstance(order_api_for(Settings(), sessions), BuiltinOrderStore)
+
+    def test_rest_needs_a_base_url(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """kind=rest without a URL (or with a malformed one) names the variable to set."""
+        monkeypatch.setenv("TIDINGS_ORDERS__KIND", "rest")
+        with pytest.raises(ValidationError, match="TIDINGS_ORDERS__BASE_URL"):
+            Settings()
+        monkeypatch.setenv("TIDINGS_ORDERS__BASE_URL", "orders.example.com")
+        with pytest.raises(ValidationError, match="http:// or https://"):
+            Settings()
+
+    def test_prod_refuses_a_placeholder_orders_token(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """In prod, the REST order API needs a real token."""
+        monkeypatch.setenv("TIDINGS_MODE", "prod")
+        monkeypatch.setenv("TIDINGS_WEB__SECRET_KEY", REAL_KEY)
+        monkeypatch.setenv("TIDINGS_ORDERS__KIND", "rest")
+        monkeypatch.setenv("TIDINGS_ORDERS__BASE_URL", "https://orders.example.com/api")
+        with pytest.raises(ConfigError, match="TIDINGS_ORDERS__TOKEN"):
+            Settings()
+        monkeypatch.setenv("TIDINGS_ORDERS__TOKEN", "your-api-token")
+        with pytest.raises(ConfigError, match=r"orders\.token"):
+            Settings()
+        monkeypatch.setenv("TIDINGS_ORDERS__TOKEN", "ok_4f9a8b7c6d5e")
+        assert Settings().orders.kind == "rest"

@@ -51,6 +51,14 @@ class ResolverError(TidingsError):
     """A resolver could not apply its action."""
 
 
+class OrderAPIUnavailableError(ResolverError):
+    """The retailer's order API did not answer (timeouts, refused connections, 429, 502-504)
+    after our retries: the step is tried again later, and the idempotency key keeps a write that
+    did land from landing twice."""
+
+    transient = True
+
+
 class TemplateError(TidingsError):
     """A template is invalid or was refused by the sandbox."""
 

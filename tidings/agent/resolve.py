@@ -57,6 +57,8 @@ def resolve(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     try:
         resolution = resolver.resolve(ctx)
     except (OrderStateError, OrderNotFoundError, ResolverError) as exc:
+        if exc.transient:  # an order API that did not answer: the worker retries the step
+            raise
         resolution = ctx.escalate(f"the order API refused: {exc}")
     trail = [*state.trail, *_lines(resolution)]
     if resolution.outcome == "escalate":

@@ -193,7 +193,7 @@ class OrderAPISettings(BaseModel):
     """Where orders live (``TIDINGS_ORDERS__*``): the built-in store, or a retailer's REST API."""
 
     kind: Literal["builtin", "rest"] = "builtin"
-    base_url: str | None = Field(default=None, description="the REST API's root URL")
+    base_url: HttpURL | None = Field(default=None, description="the REST API's root URL")
     auth_header: str = Field(default="Authorization", description="header carrying the token")
     auth_scheme: str = Field(default="Bearer", description="prefix of the token; empty for none")
     token: SecretStr | None = None
@@ -203,6 +203,15 @@ class OrderAPISettings(BaseModel):
         default_factory=dict,
         description='endpoint path overrides, e.g. {"get_order": "/v2/orders/{number}"}',
     )
+
+    @model_validator(mode="after")
+    def _rest_needs_a_url(self) -> OrderAPISettings:
+        if self.kind == "rest" and not self.base_url:
+            raise ValueError(
+                "kind rest needs the API's root URL: set TIDINGS_ORDERS__BASE_URL, "
+                "e.g. https://orders.example.com/api"
+            )
+        return self
 
 
 class AgentSettings(BaseModel):
@@ -347,6 +356,9 @@ class Settings(BaseSettings):
         if self.smtp.username:
             password = self.smtp.password.get_secret_value() if self.smtp.password else ""
             found.append(("smtp.password", "SMTP__PASSWORD", password))
+        if self.orders.kind == "rest":
+            token = self.orders.token.get_secret_value() if self.orders.token else ""
+            found.append(("orders.token", "ORDERS__TOKEN", token))
         for box in self.mailboxes:
             found.append(
                 (f"mailbox {box.name} password", "MAILBOXES", box.password.get_secret_value())
