@@ -24,8 +24,8 @@ from tidings.cli.common import (
 from tidings.config.settings import MailboxSettings, Settings
 from tidings.inbox.import_files import email_files, import_files
 from tidings.inbox.poll import MailboxPoller, run_pollers
-from tidings.inbox.retry import retry_quarantined
 from tidings.inbox.sync import SyncReport
+from tidings.pipeline.retry import retry_quarantined
 from tidings.store.brands import sync_brands
 from tidings.store.db import SessionFactory, transaction
 from tidings.store.models import MailboxSyncState
