@@ -28,6 +28,7 @@ from tests.agent_support import (
 )
 from tidings.agent.decide import SWITCH_SECONDS
 from tidings.agent.decisions import DecisionRefusedError, new_decision, record_decision
+from tidings.channels.policy import SendPolicy
 from tidings.config import BrandsFile
 from tidings.domain import Address
 from tidings.store.base import utcnow
@@ -115,6 +116,8 @@ class TestResolves:
         assert _case(sessions, email_id).state is CaseState.AUTO_RESOLVED
         [notice] = _notices(sessions)
         assert (notice.event, notice.language) == ("shipped", "hi")
+        # An answer to the customer's own question: quiet hours and the weekly cap do not apply.
+        assert notice.proactive is False and not SendPolicy().is_proactive(notice)
         assert notice.variables["shipment"]["tracking_number"].startswith("2384710")
 
     def test_cancellation_inside_the_window(
@@ -199,6 +202,7 @@ class TestCarrierThreads:
             assert _case(sessions, carrier).state is CaseState.AWAITING_CUSTOMER
             [ask] = _notices(sessions)
             assert ask.event == "address_confirmation_request"
+            assert ask.proactive is True  # the carrier wrote: we speak first
             our_id = f"<{'a' * 24}.{ask.id}@kapas.example>"
             reply = mail(
                 sender="neha@example.com", subject="Re: your address", body="x", in_reply_to=our_id

@@ -253,13 +253,14 @@ def _enqueue(sessions: SessionFactory, brands: BrandsFile, episode: str) -> None
             )
             customer.name = name
             for kind in ChannelKind:
-                variables = sample_variables("shipped", "en", brand=kapas, channel=kind)
+                # A transactional event: quiet hours (proactive messages only) never hold it.
+                variables = sample_variables("order_confirmed", "en", brand=kapas, channel=kind)
                 variables["customer"] = {"name": name, "first_name": name.split()[0]}
                 enqueue(
                     session=session,
                     brand=rows["kapas"],
                     customer=customer,
-                    event="shipped",
+                    event="order_confirmed",
                     episode=f"{episode}:{email}:{kind.value}",
                     variables=variables,
                     channel=kind,

@@ -36,6 +36,8 @@ def notify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     """Enqueue the notices and close (or park) the case."""
     agent, work = runtime(config)
     sender = facts(config).sender
+    # Mail from a carrier or supplier makes us speak first; a customer's mail is answered.
+    proactive = facts(config).sender_kind in ("carrier", "supplier")
     notices = list(state.notices)
     closing = state.closing or CaseState.AUTO_RESOLVED
     resolution = state.resolution or "resolved"
@@ -59,7 +61,7 @@ def notify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
         brand = session.get_one(BrandRow, state.brand_id)
         for item in notices:
             order = orders.get(item.order_number or "")
-            _enqueue(session, brand, case_id, state.language, item, order, sender)
+            _enqueue(session, brand, case_id, state.language, item, order, sender, proactive)
         closed_at = None if closing is CaseState.AWAITING_CUSTOMER else agent.clock()
         set_case(
             session,
@@ -127,6 +129,7 @@ def _enqueue(
     notice: Notice,
     order: OrderView | None,
     sender: str | None,
+    proactive: bool,
 ) -> None:
     """One outbox row: to the order's customer, or (a reply about no order) to the sender."""
     recipient = None
@@ -153,6 +156,7 @@ def _enqueue(
         channel=notice.channel,
         recipient=recipient,
         language=notice.language or customer.language,
+        proactive=proactive and notice.event != "case_reply",
     )
 
 

@@ -47,6 +47,7 @@ def enqueue(
     channel: ChannelKind | None = None,
     recipient: str | None = None,
     language: str | None = None,
+    proactive: bool | None = None,
 ) -> Notification:
     """Add a notification in the caller's transaction, or return the one with the same key.
 
@@ -76,6 +77,7 @@ def enqueue(
         language=language or (customer.language if customer else brand.default_language),
         recipient=recipient,
         variables=variables,
+        proactive=proactive,
         state=NotificationState.PENDING,
     )
     try:

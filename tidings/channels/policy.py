@@ -100,11 +100,17 @@ class SendPolicy:
         """The decision for one pending notification."""
         if customer is None:  # addressed by hand (e.g. a reply to an unknown sender)
             return Send(notification.channel, notification.recipient)
-        if notification.event in self.proactive_events:
+        if self.is_proactive(notification):
             limit = self._cap_or_quiet(session, brand, notification, customer, now)
             if limit is not None:
                 return limit
         return self._channel(session, brand, notification, customer, available, now)
+
+    def is_proactive(self, notification: Notification) -> bool:
+        """Whether we speak first (quiet hours and the cap apply), not answer the customer."""
+        if notification.proactive is not None:
+            return notification.proactive
+        return notification.event in self.proactive_events
 
     def _cap_or_quiet(
         self,
@@ -227,9 +233,10 @@ def proactive_count(
     exclude: int | None = None,
 ) -> int:
     """Proactive messages sent (or being sent) to a customer since ``since``."""
+    by_event = Notification.proactive.is_(None) & Notification.event.in_(list(events))
     query = select(func.count()).where(
         Notification.customer_id == customer_id,
-        Notification.event.in_(list(events)),
+        Notification.proactive.is_(True) | by_event,
         Notification.state.in_(_COUNTED),
         func.coalesce(Notification.sent_at, Notification.updated_at) >= since,
     )

@@ -27,6 +27,11 @@ class Notification(IdMixin, TimestampMixin, WorkItemMixin, Base):
     order_id: Mapped[int | None] = mapped_column(BigIntId, ForeignKey("orders.id"))
     case_id: Mapped[int | None] = mapped_column(BigIntId, ForeignKey("cases.id"))
     event: Mapped[str] = mapped_column(String(64))
+    proactive: Mapped[bool | None] = mapped_column(
+        default=None,
+        doc="true: we speak first (quiet hours and the weekly cap apply); false: an answer to "
+        "the customer's own message; null: decided by the event",
+    )
     channel: Mapped[ChannelKind] = mapped_column(str_enum(ChannelKind))
     language: Mapped[str] = mapped_column(String(8))
     recipient: Mapped[str] = mapped_column(String(320))
