@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from tests.http import free_port, loopback_client
 from tidings.store.db import SessionFactory
-from tidings.store.enums import EmailState
+from tidings.store.enums import EmailState, NotificationState
 from tidings.store.migrate import head_revision
-from tidings.store.models import Case, InboundEmail, Order
+from tidings.store.models import Case, InboundEmail, Notification, Order
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tidings" / "demo" / "emails"
@@ -58,6 +58,10 @@ class TestDemo:
         # The loop closes: messages in the local outbox, in the customers' languages.
         written = list((tmp_path / "tidings-demo-outbox").rglob("*.*"))
         assert written, "the demo wrote no messages to its outbox"
+        with make_session_factory(make_engine(f"sqlite:///{tmp_path / 'tidings-demo.db'}"))() as s:
+            outcomes = set(s.scalars(select(Notification.state)))
+        # Every message rendered: sent, or held for the brand's quiet hours; none dead.
+        assert outcomes <= {NotificationState.SENT, NotificationState.HELD}, outcomes
         # Running it again starts from scratch instead of failing on existing data.
         assert tidings("demo", "--no-serve", "--orders", "10", cwd=tmp_path).returncode == 0
 

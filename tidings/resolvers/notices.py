@@ -10,15 +10,9 @@ from datetime import date
 from typing import Any
 
 from tidings.resolvers.base import Notice
+from tidings.resolvers.carriers import carrier, tracking_url
 from tidings.resolvers.order_api import OrderView, ShipmentView
 from tidings.store.enums import ShipmentStatus
-
-_TRACKING_URLS = {
-    "delhivery": "https://www.delhivery.com/track/package/{number}",
-    "bluedart": "https://www.bluedart.com/tracking?trackNo={number}",
-    "jne": "https://www.jne.co.id/tracking-package?resi={number}",
-    "poslaju": "https://tracking.pos.com.my/tracking/{number}",
-}
 
 
 def current_shipment(shipments: list[ShipmentView]) -> ShipmentView | None:
@@ -35,12 +29,11 @@ def shipment_vars(shipment: ShipmentView | None, order: OrderView) -> dict[str, 
     if shipment is None:
         eta = order.delivery_date or order.promised_date
         return {"eta": eta.isoformat() if eta else None}
-    url = _TRACKING_URLS.get(shipment.carrier.lower().replace(" ", "").replace("-", ""))
     eta = shipment.eta or order.delivery_date or shipment.promised_date or order.promised_date
     return {
-        "carrier_name": shipment.carrier,
+        "carrier_name": carrier(shipment.carrier).name,
         "tracking_number": shipment.tracking_number,
-        "tracking_url": url.format(number=shipment.tracking_number) if url else None,
+        "tracking_url": tracking_url(shipment.carrier, shipment.tracking_number),
         "eta": eta.isoformat() if eta else None,
     }
 
