@@ -19,13 +19,15 @@ from typing import Any, Literal
 import openai
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from tenacity import (
-    retry,
+    Retrying,
     retry_if_exception_type,
     stop_after_attempt,
+    stop_after_delay,
     wait_exponential_jitter,
 )
 
 from tidings.classifiers.base import register
+from tidings.classifiers.breaker import CircuitBreaker
 from tidings.classifiers.budget import DailyBudget, Pricing
 from tidings.classifiers.prompt import build_messages, response_schema
 from tidings.classifiers.taxonomy import OTHER, Taxonomy, load_taxonomy
@@ -49,6 +51,12 @@ TRANSIENT = (
     openai.APIConnectionError,
 )
 Mode = Literal["json_schema", "json_object", "plain"]
+
+
+class BudgetSpentError(ClassificationError):
+    """The email's LLM time budget ran out before another attempt could start."""
+
+
 MODES: tuple[Mode, ...] = ("json_schema", "json_object", "plain")
 
 
@@ -150,6 +158,7 @@ class LLMClassifier:
         pricing: Pricing | None = None,
         attempts: int = 3,
         backoff_seconds: float = 0.5,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.settings = settings
         self.taxonomy = taxonomy or load_taxonomy()
@@ -163,14 +172,10 @@ class LLMClassifier:
             timeout=settings.timeout_seconds,
             max_retries=0,  # retries are ours, below, so they are counted and bounded
         )
-        self._call = retry(
-            retry=retry_if_exception_type(TRANSIENT),
-            stop=stop_after_attempt(attempts),
-            wait=wait_exponential_jitter(
-                multiplier=backoff_seconds, max=backoff_seconds * 16, jitter=backoff_seconds
-            ),
-            reraise=True,
-        )(self._complete_once)
+        self.attempts, self.backoff_seconds = attempts, backoff_seconds
+        self.breaker = breaker or CircuitBreaker(
+            failures=settings.breaker_failures, cool_down=settings.breaker_cool_down_seconds
+        )
 
     @property
     def tag(self) -> str:
@@ -222,6 +227,35 @@ class LLMClassifier:
             errors=problems,
         )
 
+    def _call(self, messages: list[dict[str, str]]) -> tuple[str, Usage]:
+        """One email's calls: retried on transient errors, all of them inside the email's time
+        budget (each attempt's timeout is what is left of it), and not at all while the circuit
+        breaker is open."""
+        if not self.breaker.allow():
+            raise ClassificationError("LLM circuit breaker open after repeated failures; review")
+        deadline = time.monotonic() + self.settings.max_seconds_per_email
+        retrying = Retrying(
+            retry=retry_if_exception_type(TRANSIENT),
+            stop=stop_after_attempt(self.attempts)
+            | stop_after_delay(self.settings.max_seconds_per_email),
+            wait=wait_exponential_jitter(
+                multiplier=self.backoff_seconds,
+                max=self.backoff_seconds * 16,
+                jitter=self.backoff_seconds,
+            ),
+            reraise=True,
+        )
+        try:
+            result = retrying(self._complete_once, messages, deadline)
+        except (*TRANSIENT, BudgetSpentError):
+            self.breaker.failed()
+            raise
+        except openai.APIError:
+            self.breaker.succeeded()  # it answered, if only to refuse: the server is up
+            raise
+        self.breaker.succeeded()
+        return result
+
     def _ask(self, messages: list[dict[str, str]]) -> tuple[str, Usage]:
         """Send, stepping down response formats the server refuses."""
         while True:
@@ -243,7 +277,10 @@ class LLMClassifier:
             re.search(r"response_format|json_schema|json_object|not supported", str(exc), re.I)
         )
 
-    def _complete_once(self, messages: list[dict[str, str]]) -> tuple[str, Usage]:
+    def _complete_once(self, messages: list[dict[str, str]], deadline: float) -> tuple[str, Usage]:
+        left = deadline - time.monotonic()
+        if left <= 0.05:
+            raise BudgetSpentError("the email's LLM time budget is spent; review")
         started = time.perf_counter()
         kwargs: dict[str, Any] = {}
         if self.mode == "json_schema":
@@ -261,6 +298,7 @@ class LLMClassifier:
             model=self.settings.model,
             messages=messages,  # type: ignore[arg-type]
             temperature=0,
+            timeout=min(self.settings.timeout_seconds, left),
             **kwargs,
         )
         usage = self._account(response, messages)

@@ -143,6 +143,17 @@ class LLMSettings(BaseModel):
     api_key: SecretStr | None = None
     timeout_seconds: float = Field(default=30.0, gt=0)
     daily_budget_usd: float = Field(default=5.0, ge=0)
+    max_seconds_per_email: float = Field(
+        default=45.0,
+        gt=0,
+        description="all attempts for one email together; well inside a worker's lease",
+    )
+    breaker_failures: int = Field(
+        default=3, ge=1, description="transient failures in a row that open the circuit breaker"
+    )
+    breaker_cool_down_seconds: float = Field(
+        default=30.0, gt=0, description="how long an open breaker refuses calls before a trial"
+    )
 
     @property
     def enabled(self) -> bool:
