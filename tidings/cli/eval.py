@@ -137,6 +137,8 @@ def _print_summary(report: dict[str, Any], output: Path) -> None:
         "latency p50 / p95 ms", f"{report['latency_ms']['p50']} / {report['latency_ms']['p95']}"
     )
     table.add_row("llm calls / cost", f"{report['llm_calls']} / ${report['cost_usd']}")
+    table.add_row("llm calls per email (asked or would be)", str(report["llm_calls_per_email"]))
+    table.add_row("silently archived requests", str(report["silently_archived"]["count"]))
     table.add_row("errors", str(report["errors"]["count"]))
     for lang, stats in report["per_language"].items():
         table.add_row(f"accuracy ({lang})", f"{stats['accuracy']} (n={stats['n']})")
