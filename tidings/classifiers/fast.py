@@ -13,6 +13,7 @@ single email's cost. The arrays load in a few tens of milliseconds with ``allow_
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections import Counter
@@ -113,6 +114,10 @@ class Weights:
 
     def save(self, path: Path, metadata: dict[str, Any]) -> None:
         """One uncompressed ``.npz``: loading is a read, not a decompression."""
+        path.write_bytes(self.to_bytes(metadata))
+
+    def to_bytes(self, metadata: dict[str, Any]) -> bytes:
+        """The ``.npz`` file's bytes (the database stores model versions this way)."""
         arrays: dict[str, np.ndarray] = {
             "coef": self.coef,
             "intercept": self.intercept,
@@ -132,13 +137,17 @@ class Weights:
                 raise ValueError("a vocabulary term contains NUL")
             arrays[f"terms{i}"] = _utf8(_SEPARATOR.join(terms))
             arrays[f"idf{i}"] = idf
-        with path.open("wb") as handle:
-            np.savez(handle, allow_pickle=False, **arrays)
+        buffer = io.BytesIO()
+        np.savez(buffer, allow_pickle=False, **arrays)
+        return buffer.getvalue()
 
     @classmethod
-    def load(cls, path: Path) -> tuple[Weights, dict[str, Any]]:
-        """The weights and the metadata saved with them. No pickle: loading runs no code."""
-        with np.load(path, allow_pickle=False) as data:
+    def load(cls, source: Path | bytes) -> tuple[Weights, dict[str, Any]]:
+        """The weights and the metadata saved with them (a file, or its bytes). No pickle:
+        loading runs no code."""
+        with np.load(
+            io.BytesIO(source) if isinstance(source, bytes) else source, allow_pickle=False
+        ) as data:
             meta = json.loads(data["meta"].tobytes().decode("utf-8"))
             if meta.get("format") != FORMAT:
                 raise ValueError(

@@ -96,44 +96,59 @@ class LocalClassifier:
 
     def __init__(self, model_path: Path | None = None, model: LocalModel | None = None) -> None:
         self.model = model or load_model(model_path or BUNDLED_MODEL)
-        self.scorer: Scoring = self.model.scorer
+
+    def use(self, model: LocalModel) -> None:
+        """Serve another model from now on (a promotion). Each classification reads
+        ``self.model`` once, so one running in another thread uses the old model or the new one,
+        never half of each."""
+        self.model = model
+
+    @property
+    def scorer(self) -> Scoring:
+        """The served model's scorer."""
+        scorer: Scoring = self.model.scorer
+        return scorer
 
     @property
     def tag(self) -> str:
         """name@version, stored on cases."""
         return f"local@{self.model.version}"
 
-    def threshold(self, label: str, context: ClassifyContext | None = None) -> float:
+    def threshold(
+        self, label: str, context: ClassifyContext | None = None, model: LocalModel | None = None
+    ) -> float:
         """Auto-action threshold of a category: the model's, raised by the brand's if higher."""
         brand = context.thresholds.get(label, 0.0) if context else 0.0
-        return max(self.model.thresholds.get(label, NEVER), brand)
+        return max((model or self.model).thresholds.get(label, NEVER), brand)
 
     def classify(self, email: EmailInput, context: ClassifyContext) -> Classification:
         """Classify one email."""
+        model = self.model
         try:
-            row = self.scorer.probabilities(model_text(email))
+            row = model.scorer.probabilities(model_text(email))
         except Exception as exc:  # a broken model file must not stop the pipeline
             raise ClassificationError(f"local model failed: {exc}") from exc
-        return self._result(email, row, context)
+        return self._result(model, email, row, context)
 
     def classify_many(
         self, emails: Sequence[EmailInput], context: ClassifyContext
     ) -> list[Classification]:
         """Classify a batch (evals, backlogs): one matrix product scores all of it."""
+        model = self.model
         try:
-            probabilities = self.scorer.probabilities_many([model_text(e) for e in emails])
+            probabilities = model.scorer.probabilities_many([model_text(e) for e in emails])
         except Exception as exc:  # a broken model file must not stop the pipeline
             raise ClassificationError(f"local model failed: {exc}") from exc
         return [
-            self._result(email, row, context)
+            self._result(model, email, row, context)
             for email, row in zip(emails, probabilities, strict=True)
         ]
 
     def _result(
-        self, email: EmailInput, row: np.ndarray, context: ClassifyContext
+        self, model: LocalModel, email: EmailInput, row: np.ndarray, context: ClassifyContext
     ) -> Classification:
         order = np.argsort(-row)
-        labels = self.model.labels
+        labels = model.labels
         label, confidence = labels[order[0]], float(row[order[0]])
         return Classification(
             label=label,
@@ -145,8 +160,8 @@ class LocalClassifier:
             language=email.language,
             rationale=f"local model: {label} at {confidence:.2f}",
             fields=extract_fields(email, context, label=label),
-            classifier=self.tag,
-            needs_review=confidence < self.threshold(label, context),
+            classifier=f"local@{model.version}",
+            needs_review=confidence < self.threshold(label, context, model),
         )
 
 
