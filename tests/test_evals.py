@@ -145,7 +145,12 @@ class TestCli:
         result = tidings(
             "eval", "--compare", str(tmp_path / "a.json"), "--compare", str(tmp_path / "b.json")
         )
-        assert result.returncode == 0 and "regressed: accuracy" in result.stdout
+        assert result.returncode == 1, result.stderr
+        assert "regressed beyond the margin of 0.01: accuracy" in result.stderr
+        same = tidings(
+            "eval", "--compare", str(tmp_path / "a.json"), "--compare", str(tmp_path / "a.json")
+        )
+        assert same.returncode == 0 and "no headline metric regressed" in same.stdout
 
     def test_html_report(self, tmp_path: Path) -> None:
         """The HTML page has the heat map and the curve."""

@@ -161,7 +161,7 @@ def _compare(paths: list[Path], margin: float) -> None:
     informative = [r["metric"] for r in rows if r["regressed"] and not r["gates"]]
     console.print(f"worse, for information: {', '.join(informative) or 'nothing'}")
     if failures:
-        fail(f"regressed beyond the margin of {margin}: {', '.join(failures)}")
+        fail(f"regressed beyond the margin of {margin}: {', '.join(failures)}", code=1)
     console.print(f"no headline metric regressed beyond the margin of {margin}")
 
 
