@@ -49,7 +49,7 @@ from tidings.errors import (
     TidingsError,
 )
 from tidings.logs import get_logger
-from tidings.pipeline.loop import run_until_stopped
+from tidings.runner import Runner
 from tidings.store import lease as leasing
 from tidings.store.base import utcnow
 from tidings.store.brands import brand_slug
@@ -132,7 +132,7 @@ class _Batch:
     futures: dict[Future[Outcome], _Job] = field(default_factory=dict)
 
 
-class Dispatcher:
+class Dispatcher(Runner[DispatchReport]):
     """Sends the outbox."""
 
     def __init__(
@@ -190,29 +190,25 @@ class Dispatcher:
             report.merge(self._finish_batch(batch))
         return report
 
-    def run_until_idle(self, *, max_passes: int = 100_000) -> DispatchReport:
-        """Passes until one finds nothing due (rows waiting for a retry or quiet hours stay)."""
-        total = DispatchReport()
-        for _ in range(max_passes):
-            if self._pipelined_pass(total) == 0:
-                break
-        return total
+    def empty_report(self) -> DispatchReport:
+        """Nothing sent yet."""
+        return DispatchReport()
+
+    def idle_pass(self, total: DispatchReport) -> int:
+        """Pipelined: the next batch is prepared while the previous one is on the wire."""
+        return self._pipelined_pass(total)
 
     def run_forever(self, *, idle_sleep: float = 1.0, max_backoff: float = 60.0) -> None:
         """Work until ``stop()``. A database outage pauses the dispatcher with backoff instead of
         ending it: outcomes of sends already made wait in memory for their commit, and rows
         caught mid-send by a crash are recovered by the lease protocol when it resumes."""
         log.info("dispatcher started", owner=self.owner, channels=sorted(self.channels))
-        try:
-            run_until_stopped(
-                self._forever_pass,
-                self.stopping,
-                idle_sleep=idle_sleep,
-                max_backoff=max_backoff,
-            )
-        finally:
-            self._finish_on_stop()
+        super().run_forever(idle_sleep=idle_sleep, max_backoff=max_backoff)
         log.info("dispatcher stopped", owner=self.owner)
+
+    def finish(self) -> None:
+        """On the way out of ``run_forever``: record what is in hand."""
+        self._finish_on_stop()
 
     def _finish_on_stop(self) -> None:
         """Record the batch on the wire when stop() came, and anything still in memory. If the
@@ -245,7 +241,7 @@ class Dispatcher:
             budget=self.lease_for / 10,
         )
 
-    def _forever_pass(self) -> int:
+    def forever_pass(self) -> int:
         """A pipelined pass, and now and then a reconciliation of possibly-sent rows."""
         handled = self._pipelined_pass(DispatchReport())
         now = self.clock()
@@ -339,10 +335,6 @@ class Dispatcher:
             row_id, channel, exc = self._failures[0]
             report.add(self._failed(row_id, channel, exc))
             self._failures.pop(0)
-
-    def stop(self) -> None:
-        """Finish the batch in hand and return from ``run_forever``."""
-        self.stopping.set()
 
     def close(self) -> None:
         """Stop the worker threads and close the providers' connections."""
