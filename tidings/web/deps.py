@@ -8,16 +8,17 @@ tests/test_web_access.py calls every route as every kind of caller.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import BaseRoute
 
 from tidings.auth.keys import same
 from tidings.auth.sessions import SessionLimits, find_session, touch_session
@@ -125,30 +126,45 @@ PageAdmin = Annotated[Principal, Depends(PAGE_ADMIN)]
 PageOpsOrAdmin = Annotated[Principal, Depends(PAGE_OPS_OR_ADMIN)]
 
 
-def route_access(route: APIRoute) -> list[Access]:
-    """Every ``Access`` a route declares (router, route and parameter dependencies alike)."""
-    found: list[Access] = []
-    pending = list(route.dependant.dependencies)
-    while pending:
-        dependant = pending.pop()
-        if isinstance(dependant.call, Access) and dependant.call not in found:
-            found.append(dependant.call)
-        pending.extend(dependant.dependencies)
+@dataclass(frozen=True)
+class DeclaredRoute:
+    """A route as the app will serve it, with every ``Access`` it declares (router, route and
+    parameter dependencies alike); ``api`` is false for mounts (static files)."""
+
+    path: str
+    methods: frozenset[str]
+    access: tuple[Access, ...]
+    api: bool
+
+
+def declared_routes(routes: Sequence[BaseRoute]) -> list[DeclaredRoute]:
+    """Every route of an app (``app.routes``), through included routers."""
+    found = []
+    for context in iter_route_contexts(routes):
+        if not isinstance(context.original_route, APIRoute):
+            found.append(DeclaredRoute(str(context.path), frozenset(), (), api=False))
+            continue
+        access: list[Access] = []
+        pending = list(context.dependant.dependencies)
+        while pending:
+            dependant = pending.pop()
+            if isinstance(dependant.call, Access) and dependant.call not in access:
+                access.append(dependant.call)
+            pending.extend(dependant.dependencies)
+        methods = frozenset(context.methods or ())
+        found.append(DeclaredRoute(str(context.path), methods, tuple(access), api=True))
     return found
 
 
-def check_declared(routes: list[Any]) -> None:
+def check_declared(routes: Sequence[BaseRoute]) -> None:
     """Refuse an app with a route that declares no policy, or two: a new route must say who
     may call it before the app starts."""
-    for route in routes:
-        if not isinstance(route, APIRoute):
-            continue
-        declared = route_access(route)
-        if len(declared) != 1:
-            methods = ",".join(sorted(route.methods or ()))
+    for route in declared_routes(routes):
+        if route.api and len(route.access) != 1:
+            methods = ",".join(sorted(route.methods))
             raise RuntimeError(
-                f"route {methods} {route.path} declares {len(declared)} access policies: give it "
-                "exactly one (PUBLIC, or require_role(...) from tidings.web.deps)"
+                f"route {methods} {route.path} declares {len(route.access)} access policies: "
+                "give it exactly one (PUBLIC, or require_role(...) from tidings.web.deps)"
             )
 
 
