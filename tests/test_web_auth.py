@@ -50,17 +50,17 @@ class TestLogin:
 
     def test_cookies_are_secure_behind_https(self, engine: Engine) -> None:
         """With an https public URL (a TLS proxy in front), both cookies are Secure."""
-        with running_app(engine, web={"public_url": "https://tidings.example.com"}) as web:
-            with web.client() as client:
-                form = client.get("/login")
-                nonce = form.cookies["tidings_login"]
-                token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
-                # httpx keeps Secure cookies off plain http, as browsers do: send it by hand.
-                answer = client.post(
-                    "/login",
-                    data={"name": "ops", "password": PASSWORD, "csrf_token": token},
-                    headers={"Cookie": f"tidings_login={nonce}"},
-                )
+        secure = {"public_url": "https://tidings.example.com"}
+        with running_app(engine, web=secure) as web, web.client() as client:
+            form = client.get("/login")
+            nonce = form.cookies["tidings_login"]
+            token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+            # httpx keeps Secure cookies off plain http, as browsers do: send it by hand.
+            answer = client.post(
+                "/login",
+                data={"name": "ops", "password": PASSWORD, "csrf_token": token},
+                headers={"Cookie": f"tidings_login={nonce}"},
+            )
         cookies = form.headers.get_list("set-cookie") + answer.headers.get_list("set-cookie")
         for name in ("tidings_login=", "tidings_session="):
             cookie = next(c for c in cookies if c.startswith(name))
