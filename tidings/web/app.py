@@ -60,9 +60,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         openapi_url=None,
     )
     app.state.settings = settings
-    # Outermost first: the body limit sees a request before anything reads it.
-    app.add_middleware(SecurityHeaders)
+    # The last added is the outermost: security headers go on every answer, the body limit's
+    # 413 too, and the body limit sees a request before anything reads its body.
     app.add_middleware(BodyLimit, max_bytes=settings.web.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.mount(DOCS_STATIC_URL, StaticFiles(directory=DOCS_STATIC), name="static-offline-docs")
     for router in (

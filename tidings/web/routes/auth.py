@@ -19,6 +19,7 @@ from tidings.auth.keys import new_secret
 from tidings.auth.login import LoginLimits, log_in
 from tidings.auth.sessions import end_session
 from tidings.config import Settings
+from tidings.logs import get_logger
 from tidings.store.db import transaction
 from tidings.store.enums import Role
 from tidings.web.deps import (
@@ -40,6 +41,7 @@ from tidings.web.security import (
 )
 
 LOGIN_FORM_MINUTES = 30
+log = get_logger(__name__)
 
 
 class Me(BaseModel):
@@ -97,15 +99,19 @@ def auth_router() -> APIRouter:
             ),
             sessions=session_limits(settings),
         )
+        who = {"user": name.strip().lower()[:64], "ip": client_ip(request)}
         if outcome.retry_after is not None:
+            log.warning("login throttled", retry_after=int(outcome.retry_after), **who)
             minutes = max(1, round(outcome.retry_after / 60))
             message = f"Too many failed logins. Try again in {minutes} minute(s)."
             page = _login_form(request, settings, next_path=next, error=message, status=429)
             page.headers["Retry-After"] = str(int(outcome.retry_after))
             return page
         if outcome.session is None:
+            log.info("login refused", **who)
             message = "Wrong name or password."
             return _login_form(request, settings, next_path=next, error=message, status=401)
+        log.info("login", **who)
         answer = RedirectResponse(_local(next), status_code=303)
         answer.set_cookie(
             SESSION_COOKIE,
