@@ -177,9 +177,14 @@ def app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 
-def _read_session(request: Request) -> Iterator[Session]:
+def read_sessions(request: Request) -> SessionFactory:
+    """The app's read-only session factory (on SQLite it never waits for writers)."""
     factory: SessionFactory = request.app.state.read_sessions
-    with factory() as session:
+    return factory
+
+
+def _read_session(request: Request) -> Iterator[Session]:
+    with read_sessions(request)() as session:
         yield session
 
 

@@ -19,7 +19,14 @@ from tidings.errors import AccountConflictError, AccountError, AccountNotFoundEr
 from tidings.store.db import transaction
 from tidings.store.enums import Role
 from tidings.store.models import BrandRow
-from tidings.web.deps import AdminUser, PageAdmin, ReadSessionDep, WriteSessionDep, write_sessions
+from tidings.web.deps import (
+    AdminUser,
+    PageAdmin,
+    ReadSessionDep,
+    WriteSessionDep,
+    read_sessions,
+    write_sessions,
+)
 from tidings.web.pages import render
 
 
@@ -55,7 +62,7 @@ def users_router() -> APIRouter:
         try:
             await run_in_threadpool(_add, request, new)  # argon2 takes a moment: not on the loop
         except HTTPException as exc:
-            with write_sessions(request)() as session:
+            with read_sessions(request)() as session:
                 return _page(request, session, error=str(exc.detail), status=exc.status_code)
         return RedirectResponse("/users", status_code=303)
 
