@@ -17,7 +17,7 @@ from tests.http import free_port, loopback_client
 from tidings.store.db import SessionFactory
 from tidings.store.enums import EmailState, NotificationState
 from tidings.store.migrate import head_revision
-from tidings.store.models import Case, InboundEmail, Notification, Order
+from tidings.store.models import Case, InboundEmail, Notification, Order, User
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tidings" / "demo" / "emails"
@@ -30,7 +30,8 @@ def tidings(
         [sys.executable, "-m", "tidings", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        # PYTHONPATH: this checkout's code, even where the venv's editable install is another's
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         cwd=cwd or ROOT.parent,  # never the checkout: a developer's .env must not leak in
         timeout=300,
     )
@@ -52,7 +53,12 @@ class TestDemo:
             states = set(session.scalars(select(InboundEmail.state)))
             cases = session.scalar(select(func.count()).select_from(Case))
             emails = session.scalar(select(func.count()).select_from(InboundEmail))
+            users = {u.name: u.role.value for u in session.scalars(select(User))}
         engine.dispose()
+        # One user per role, each login printed once (never written to .env).
+        assert users == {"admin": "admin", "ops": "ops", "kapas-manager": "brand_manager"}
+        assert "web app logins (shown once)" in result.stdout
+        assert "PASSWORD" not in (tmp_path / ".env").read_text().upper()
         assert states <= {EmailState.RESOLVED, EmailState.ESCALATED, EmailState.ARCHIVED}
         assert cases == emails == 36
         # The loop closes: messages in the local outbox, in the customers' languages.

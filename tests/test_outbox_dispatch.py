@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -76,6 +79,44 @@ class Scripted:
         """Nothing to close."""
 
 
+class Gated:
+    """A channel whose calls for the ``hold`` ids wait until released; the rest go at once."""
+
+    name, idempotent, rate_per_second = "gated", False, None
+
+    def __init__(self, kind: ChannelKind, hold: list[int]) -> None:
+        self.kind = kind
+        self.release = {row_id: threading.Event() for row_id in hold}
+        self.entered = {row_id: threading.Event() for row_id in hold}
+        self.accepted: list[int] = []
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        """Wait at the gate if held, then accept."""
+        row_id = message.notification_id
+        if row_id in self.release:
+            self.entered[row_id].set()
+            self.release[row_id].wait(10)
+        self.accepted.append(row_id)
+        return SendResult(provider=self.name, provider_message_id=f"gated-{row_id}")
+
+    def open_all(self) -> None:
+        """Release every held call."""
+        for gate in self.release.values():
+            gate.set()
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def _wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def _rows(sessions: SessionFactory) -> list[Notification]:
     with sessions() as session:
         return list(session.scalars(select(Notification).order_by(Notification.id)))
@@ -86,6 +127,20 @@ def _setup(sessions: SessionFactory, brands: BrandsFile, **customer: object) -> 
         rows = brand_rows(session, brands)
         person = add_customer(session, rows["kapas"], **customer)  # type: ignore[arg-type]
         return notify(session, rows["kapas"], person).id
+
+
+def _emails(sessions: SessionFactory, brands: BrandsFile, count: int) -> list[int]:
+    """``count`` email notifications to different customers, oldest first."""
+    with transaction(sessions) as session:
+        rows = brand_rows(session, brands)
+        people = [
+            add_customer(session, rows["kapas"], email=f"c{i}@example.in", channels=("email",))
+            for i in range(count)
+        ]
+        return [
+            notify(session, rows["kapas"], person, order_number=f"KAP-{i}").id
+            for i, person in enumerate(people)
+        ]
 
 
 def _three_emails(sessions: SessionFactory, brands: BrandsFile) -> None:
@@ -316,6 +371,63 @@ class TestDispatch:
         [row] = _rows(sessions)
         assert row.state is S.SENT and channel.accepted == [row_id]
         dispatcher.close()
+
+
+class TestSendingMeansOnTheWire:
+    """A row is ``sending`` only while its own provider call is under way."""
+
+    def _states(self, sessions: SessionFactory) -> dict[int, NotificationState]:
+        return {row.id: row.state for row in _rows(sessions)}
+
+    def test_rows_wait_pending_until_their_call(
+        self, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """With two calls held open, those two rows are sending; the rest of the batch is
+        rendered and leased but pending, and each is recorded sent as soon as its call ends,
+        while a slow call of the same batch is still out."""
+        ids = _emails(sessions, brands, 4)
+        channel = Gated(ChannelKind.EMAIL, hold=ids[:2])
+        dispatcher = make_dispatcher(sessions, brands, {ChannelKind.EMAIL: channel}, concurrency=2)
+        runner = threading.Thread(target=dispatcher.run_once)
+        runner.start()
+        try:
+            assert all(entered.wait(10) for entered in channel.entered.values())
+            rows = {row.id: row for row in _rows(sessions)}
+            assert [rows[i].state for i in ids] == [S.SENDING, S.SENDING, S.PENDING, S.PENDING]
+            assert all(rows[i].lease_owner == dispatcher.owner and rows[i].body for i in ids[2:])
+            channel.release[ids[1]].set()
+            done = [S.SENDING, S.SENT, S.SENT, S.SENT]
+            assert _wait_until(lambda: [self._states(sessions)[i] for i in ids] == done)
+        finally:
+            channel.open_all()
+            runner.join(10)
+        dispatcher.close()
+        assert set(self._states(sessions).values()) == {S.SENT}
+        assert sorted(channel.accepted) == ids
+
+    def test_no_call_once_another_dispatcher_holds_the_row(
+        self, sessions: SessionFactory, brands: BrandsFile
+    ) -> None:
+        """A row whose lease passed to another dispatcher between prepare and call is left to
+        it: not sent, counted as lost."""
+        first, second = _emails(sessions, brands, 2)
+        channel = Gated(ChannelKind.EMAIL, hold=[first])
+        dispatcher = make_dispatcher(sessions, brands, {ChannelKind.EMAIL: channel}, concurrency=1)
+        counts: dict[str, int] = {}
+        runner = threading.Thread(target=lambda: counts.update(dispatcher.run_once().counts))
+        runner.start()
+        try:
+            assert channel.entered[first].wait(10)
+            with transaction(sessions) as session:
+                taken = session.get(Notification, second)
+                assert taken is not None and taken.state is S.PENDING
+                taken.lease_owner = "another-dispatcher"
+        finally:
+            channel.open_all()
+            runner.join(10)
+        dispatcher.close()
+        assert counts == {"sent": 1, "lost": 1} and channel.accepted == [first]
+        assert self._states(sessions) == {first: S.SENT, second: S.PENDING}
 
 
 class TestCrashBetweenSendAndCommit:

@@ -40,7 +40,9 @@ from tidings.store.models import Notification
 S = NotificationState
 
 
-def _customers(sessions: SessionFactory, brands: BrandsFile, count: int, channel: str) -> list[int]:
+def notified_customers(
+    sessions: SessionFactory, brands: BrandsFile, count: int, channel: str
+) -> list[int]:
     """``count`` customers of Kapas, each with their own address, each with one notification."""
     ids = []
     with transaction(sessions) as session:
@@ -71,7 +73,7 @@ class TestFailingProviders:
         """5xx, 429, timeouts and dropped connections: every message ends sent once, or dead as
         possibly sent (the provider may have it); none is accepted twice."""
         channel_name = "whatsapp" if provider == "twilio" else "email"
-        ids = _customers(sessions, brands, 8, channel_name)
+        ids = notified_customers(sessions, brands, 8, channel_name)
         with flaky_provider() as server:
             server.then(
                 status(500),
@@ -127,7 +129,7 @@ class TestCrashBetweenSendAndCommit:
     ) -> None:
         """Twilio's Messages API has no idempotency key: one request reached the mock, and the
         row is dead as possibly sent instead of being sent twice."""
-        [row_id] = _customers(sessions, brands, 1, "whatsapp")
+        [row_id] = notified_customers(sessions, brands, 1, "whatsapp")
         http = prism.LoopbackTwilioHttpClient(prism.twilio_routes())
         client = twilio_client(prism.ACCOUNT_SID, prism.AUTH_TOKEN, http_client=http)
         channel = TwilioChannel(kind=ChannelKind.WHATSAPP, client=client)
@@ -140,7 +142,7 @@ class TestCrashBetweenSendAndCommit:
         self, sessions: SessionFactory, brands: BrandsFile
     ) -> None:
         """SendGrid's Mail Send has no idempotency key either: reported, not resent."""
-        [row_id] = _customers(sessions, brands, 1, "email")
+        [row_id] = notified_customers(sessions, brands, 1, "email")
         with flaky_provider() as server:
             channel = SendGridChannel(api_key="SG.test", host=server.url)
             assert self._crash(sessions, brands, channel) == {"possibly_sent": 1}
@@ -151,7 +153,7 @@ class TestCrashBetweenSendAndCommit:
         self, sessions: SessionFactory, brands: BrandsFile
     ) -> None:
         """SMTP repeats the send with the same Message-ID; the receiving side keeps one copy."""
-        [row_id] = _customers(sessions, brands, 1, "email")
+        [row_id] = notified_customers(sessions, brands, 1, "email")
         with smtp_server() as box:
             channel = SMTPChannel(host=box.host, port=box.port, security="none")
             assert self._crash(sessions, brands, channel) == {"sent": 1}
@@ -167,7 +169,7 @@ class TestReconcilePossiblySent:
     def _possibly_sent(
         self, sessions: SessionFactory, brands: BrandsFile, server: FlakyProvider, first: Behaviour
     ) -> tuple[int, TwilioChannel]:
-        [row_id] = _customers(sessions, brands, 1, "whatsapp")
+        [row_id] = notified_customers(sessions, brands, 1, "whatsapp")
         http = prism.LoopbackTwilioHttpClient({"*": server.url}, timeout=(1.0, 0.5))
         client = twilio_client(prism.ACCOUNT_SID, prism.AUTH_TOKEN, http_client=http)
         channel = TwilioChannel(kind=ChannelKind.WHATSAPP, client=client)

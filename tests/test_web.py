@@ -1,4 +1,5 @@
-"""The web app over real HTTP on loopback: dashboard, queue JSON, health, metrics, API docs."""
+"""The web app over real HTTP on loopback: dashboard, queue JSON, health, metrics, API docs
+(signed in as the users in tests/web_support.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from tests.http import loopback_client, serve_app
-from tidings.config import BrandsFile, Settings
+from tests.http import loopback_client
+from tests.web_support import running_app
+from tidings.config import BrandsFile
 from tidings.demo.seed import seed_demo
 from tidings.inbox.store import store_raw_email
 from tidings.store.db import SessionFactory, transaction
-from tidings.web.app import create_app
 
 
 class TestWebApp:
@@ -27,15 +28,17 @@ class TestWebApp:
             store_raw_email(
                 session=session, mailbox="kapas-support", raw=b"Subject: hi\r\n\r\nhello"
             )
-        app = create_app(Settings(), engine=engine)
-        with serve_app(app) as url, loopback_client(url) as client:
-            page = client.get("/")
+        with running_app(engine) as web:
+            client = web.login("ops")
+            page = client.get("/", headers={"Accept": "text/html"})
             queue = client.get("/api/queue").json()
             health = client.get("/healthz").json()
             metrics = client.get("/metrics")
+            client.close()
         assert page.status_code == 200
-        assert "kapas, seri, griha" in page.text or "griha, kapas, seri" in page.text
-        assert 'data-state="quarantined"' in page.text and "need attention" in page.text
+        assert (
+            'data-state="quarantined" class=" bad"' in page.text and "need attention" in page.text
+        )
         assert queue["emails"] == {"quarantined": 1, "received": 1}
         assert queue["orders"] >= 40
         assert health["status"] == "ok" and health["schema"]
@@ -50,8 +53,8 @@ class TestWebApp:
     def test_api_docs_work_offline(self, engine: Engine) -> None:
         """/docs and /redoc load every script, style and icon from the app itself (these machines
         and many deployments have no CDN), and each of those answers."""
-        app = create_app(Settings(), engine=engine)
-        with serve_app(app) as url, loopback_client(url) as client:
+        with running_app(engine) as web:
+            client = web.login("ops")
             for page in ("/docs", "/redoc"):
                 answer = client.get(page)
                 assert answer.status_code == 200
@@ -63,3 +66,4 @@ class TestWebApp:
                 for ref in refs:
                     assert ref.startswith("/") and not ref.startswith("//"), ref
                     assert client.get(ref).status_code == 200, ref
+            client.close()

@@ -21,6 +21,19 @@ class StorageError(TidingsError):
     transient = True
 
 
+class AccountError(TidingsError):
+    """A web app user or API token cannot be added or changed as asked (a weak password, an
+    unknown brand...)."""
+
+
+class AccountNotFoundError(AccountError):
+    """No such user or live token."""
+
+
+class AccountConflictError(AccountError):
+    """The change clashes with what is there: a name taken, the last active admin."""
+
+
 class OrderNotFoundError(TidingsError):
     """No order matches the id or contact that was asked for."""
 
@@ -85,6 +98,16 @@ class ChannelError(TidingsError):
     """A channel could not deliver a message."""
 
     transient = True
+
+
+class WebhookSignatureError(TidingsError):
+    """A provider webhook whose signature is missing or does not verify (or whose provider is
+    not configured): nothing in it is trusted or stored."""
+
+
+class WebhookPayloadError(TidingsError):
+    """A signed webhook body that is not what the provider sends (wrong types, values longer
+    than Tidings stores, ids no row can have)."""
 
 
 class ChannelRejectedError(ChannelError):

@@ -51,28 +51,43 @@ class Runner(ABC, Generic[R]):
         """Passes until one finds nothing due; rows waiting for a retry later stay."""
         total = self.empty_report()
         for _ in range(max_passes):
-            report = self.run_once()
-            if report.handled == 0:
+            if self.idle_pass(total) == 0:
                 break
-            total.merge(report)
         return total
+
+    def idle_pass(self, total: R) -> int:
+        """One pass of ``run_until_idle``, added to ``total``; how many rows it handled."""
+        report = self.run_once()
+        total.merge(report)
+        return report.handled
+
+    def forever_pass(self) -> int:
+        """One pass of ``run_forever``; how many rows it handled (a runner with periodic work
+        of its own does it here)."""
+        return self.run_once().handled
+
+    def finish(self) -> None:
+        """What ``run_forever`` does on its way out, even after an error (record work in hand)."""
 
     def run_forever(self, *, idle_sleep: float = 2.0, max_backoff: float = 60.0) -> None:
         """Work until ``stop()``; sleep after a pass with nothing to do. A database outage
         (restart, lock timeout) pauses the loop with exponential backoff instead of ending it."""
         failures = 0
-        while not self.stopping.is_set():
-            try:
-                handled = self.run_once().handled
-                failures = 0
-            except DBAPIError as exc:
-                failures += 1
-                wait = min(max_backoff, idle_sleep * 2**failures)
-                log.warning("database unavailable; retrying", error=str(exc.orig), wait=wait)
-                self.stopping.wait(wait)
-                continue
-            if handled == 0:
-                self.stopping.wait(idle_sleep)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    handled = self.forever_pass()
+                    failures = 0
+                except DBAPIError as exc:
+                    failures += 1
+                    wait = min(max_backoff, idle_sleep * 2**failures)
+                    log.warning("database unavailable; retrying", error=str(exc.orig), wait=wait)
+                    self.stopping.wait(wait)
+                    continue
+                if handled == 0:
+                    self.stopping.wait(idle_sleep)
+        finally:
+            self.finish()
 
     def stop(self) -> None:
         """Finish the row in hand and return from ``run_forever``."""

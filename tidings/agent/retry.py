@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from tidings.agent.decisions import DecisionRefusedError
 from tidings.agent.runtime import add_event
+from tidings.store.checkpoints import open_checkpointer
+from tidings.store.db import SessionFactory, transaction
 from tidings.store.enums import CaseState, EmailState
 from tidings.store.models import Case, InboundEmail
 
@@ -49,6 +51,17 @@ def retry_case(session: Session, case_id: int, *, by: str) -> Retry:
         add_event(session, case.id, "retry", "the agent runs the case again", actor=by)
         return Retry("the agent will run the case again", case.thread_id or f"email-{email.id}")
     raise DecisionRefusedError(f"case {case_id} is {case.state.value}: it has not failed")
+
+
+def retry_and_forget(factory: SessionFactory, database_url: str, case_id: int, *, by: str) -> Retry:
+    """Queue the case again in its own transaction, then forget its graph thread so the agent
+    starts it afresh (``tidings cases retry`` and the dashboard's replay button)."""
+    with transaction(factory) as session:
+        retry = retry_case(session, case_id, by=by)
+    if retry.thread_id:
+        with open_checkpointer(database_url) as saver:
+            saver.delete_thread(retry.thread_id)
+    return retry
 
 
 def _requeue(row: Case | InboundEmail, state: CaseState | EmailState) -> None:

@@ -1,15 +1,18 @@
 """The dispatcher: lease pending notifications, send them, record how each attempt ended.
 
 For each leased row, in this order:
-1. one transaction decides (policy), renders, stores the rendered message and commits the row
-   as ``sending``, so the database knows a provider call may be under way;
-2. the provider call, outside any transaction, within the provider's rate limit and with at most
-   ``concurrency`` calls in flight;
+1. one transaction for the batch decides (policy), renders and stores the rendered message; a
+   row to send stays ``pending``, leased to us;
+2. in a worker thread, within the provider's rate limit and with at most ``concurrency`` calls
+   in flight: a short transaction moves that row to ``sending`` if it is still leased to us
+   (``fence.py``; lost lease: no call), then the provider call, outside any transaction;
 3. one transaction records ``sent`` with the provider message id, or schedules a retry with
    exponential backoff and jitter, or moves the row to ``dead`` with the error.
 A row found ``sending`` with an expired lease belonged to a worker that died between 2 and 3:
 the message may be out. An idempotent channel (SMTP's Message-ID, the file outbox) sends it again
-safely; for any other the row goes ``dead`` as "possibly sent; not resent automatically".
+safely; for any other the row goes ``dead`` as "possibly sent; not resent automatically". Rows
+that were only prepared when a worker died are ``pending``: they are sent once when the lease
+runs out. So a crash leaves in doubt only the sends that were really under way.
 """
 
 from __future__ import annotations
@@ -19,18 +22,19 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from contextlib import contextmanager, nullcontext
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter
 from sqlalchemy import select, update
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from tidings.channels.base import Channel, OutboundMessage, SendResult
 from tidings.channels.compose import Links, compose, message_from_row
+from tidings.channels.fence import SendingFence
 from tidings.channels.outbox import POSSIBLY_SENT
 from tidings.channels.policy import Drop, Hold, SendPolicy
 from tidings.channels.ratelimit import TokenBucket
@@ -45,7 +49,7 @@ from tidings.errors import (
     TidingsError,
 )
 from tidings.logs import get_logger
-from tidings.pipeline.loop import run_until_stopped
+from tidings.runner import Runner
 from tidings.store import lease as leasing
 from tidings.store.base import utcnow
 from tidings.store.brands import brand_slug
@@ -56,7 +60,11 @@ from tidings.store.models import Customer, Notification
 log = get_logger(__name__)
 S = NotificationState
 CONSUMES = (S.PENDING, S.HELD, S.SENDING)
+# States a prepared row can be in when its provider call starts (``sending``: an idempotent
+# channel's resend after a crash).
+SENDABLE = (S.PENDING, S.HELD, S.SENDING)
 RECONCILE_EVERY = timedelta(minutes=1)
+RECORD_EVERY = 0.25  # seconds: how long ended sends wait for their commit while a batch is out
 DEFAULT_RETRY = leasing.RetryPolicy(max_attempts=6, base_seconds=30.0, cap_seconds=3600.0)
 
 OUTCOMES = Counter(
@@ -93,6 +101,14 @@ class _Job:
     channel: Channel
 
 
+class _LeaseLost:
+    """A send not made: the row was no longer leased to us when its call was due."""
+
+
+LEASE_LOST = _LeaseLost()
+Outcome = SendResult | TidingsError | _LeaseLost
+
+
 class _RowFailedError(Exception):
     """A row of a batch failed to prepare: prepare the batch again, a savepoint per row."""
 
@@ -113,10 +129,10 @@ class _Batch:
 
     leased: int
     report: DispatchReport = field(default_factory=DispatchReport)
-    futures: dict[Future[SendResult | TidingsError], _Job] = field(default_factory=dict)
+    futures: dict[Future[Outcome], _Job] = field(default_factory=dict)
 
 
-class Dispatcher:
+class Dispatcher(Runner[DispatchReport]):
     """Sends the outbox."""
 
     def __init__(
@@ -144,6 +160,9 @@ class Dispatcher:
         self.concurrency = concurrency
         self.lease_for = lease_for
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._fence = SendingFence(
+            engine=session_factory.kw["bind"], owner=self.owner, states=SENDABLE
+        )
         self.clock = clock
         self.stopping = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="dispatch")
@@ -163,37 +182,33 @@ class Dispatcher:
     # -- loop ------------------------------------------------------------------------------
 
     def run_once(self) -> DispatchReport:
-        """Lease a batch, commit it as ``sending`` (or held, dropped...), send it with bounded
-        concurrency, and record how each send ended."""
+        """Lease a batch, prepare it (render, or hold, drop...), send it with bounded concurrency
+        (each row committed as ``sending`` just before its call), and record how each ended."""
         report = DispatchReport()
         batch = self._start_batch()
         if batch is not None:
             report.merge(self._finish_batch(batch))
         return report
 
-    def run_until_idle(self, *, max_passes: int = 100_000) -> DispatchReport:
-        """Passes until one finds nothing due (rows waiting for a retry or quiet hours stay)."""
-        total = DispatchReport()
-        for _ in range(max_passes):
-            if self._pipelined_pass(total) == 0:
-                break
-        return total
+    def empty_report(self) -> DispatchReport:
+        """Nothing sent yet."""
+        return DispatchReport()
+
+    def idle_pass(self, total: DispatchReport) -> int:
+        """Pipelined: the next batch is prepared while the previous one is on the wire."""
+        return self._pipelined_pass(total)
 
     def run_forever(self, *, idle_sleep: float = 1.0, max_backoff: float = 60.0) -> None:
         """Work until ``stop()``. A database outage pauses the dispatcher with backoff instead of
         ending it: outcomes of sends already made wait in memory for their commit, and rows
         caught mid-send by a crash are recovered by the lease protocol when it resumes."""
         log.info("dispatcher started", owner=self.owner, channels=sorted(self.channels))
-        try:
-            run_until_stopped(
-                self._forever_pass,
-                self.stopping,
-                idle_sleep=idle_sleep,
-                max_backoff=max_backoff,
-            )
-        finally:
-            self._finish_on_stop()
+        super().run_forever(idle_sleep=idle_sleep, max_backoff=max_backoff)
         log.info("dispatcher stopped", owner=self.owner)
+
+    def finish(self) -> None:
+        """On the way out of ``run_forever``: record what is in hand."""
+        self._finish_on_stop()
 
     def _finish_on_stop(self) -> None:
         """Record the batch on the wire when stop() came, and anything still in memory. If the
@@ -204,7 +219,7 @@ class Dispatcher:
                 batch, self._in_flight = self._in_flight, None
                 self._finish_batch(batch)
             else:
-                self._flush()
+                self._flush(DispatchReport())
         except DBAPIError as exc:
             unrecorded = [row_id for row_id, _ in self._sent] + [f[0] for f in self._failures]
             log.error(
@@ -226,7 +241,7 @@ class Dispatcher:
             budget=self.lease_for / 10,
         )
 
-    def _forever_pass(self) -> int:
+    def forever_pass(self) -> int:
         """A pipelined pass, and now and then a reconciliation of possibly-sent rows."""
         handled = self._pipelined_pass(DispatchReport())
         now = self.clock()
@@ -243,7 +258,8 @@ class Dispatcher:
         providers nor the database wait for the other. Returns the rows leased or finished."""
         # Outcomes a database outage kept in memory are committed before anything is leased:
         # applied later, they could meet a row that was leased again meanwhile.
-        leftovers = self._flush()
+        leftovers = DispatchReport()
+        self._flush(leftovers)
         following = self._start_batch()
         previous, self._in_flight = self._in_flight, following
         finished = self._finish_batch(previous) if previous is not None else DispatchReport()
@@ -254,8 +270,8 @@ class Dispatcher:
     # -- one batch -------------------------------------------------------------------------
 
     def _start_batch(self) -> _Batch | None:
-        """Lease due rows, prepare them (policy, render, commit ``sending``) and hand the sends
-        to the worker threads. None when nothing is due."""
+        """Lease due rows, prepare them (policy, render, store) and hand the sends to the worker
+        threads. None when nothing is due."""
         leased_at = self.clock()
         with self.sessions() as session:
             ids = leasing.lease(
@@ -278,22 +294,39 @@ class Dispatcher:
         return batch
 
     def _finish_batch(self, batch: _Batch) -> DispatchReport:
-        """Wait for a batch's sends and record every outcome."""
-        for future in as_completed(batch.futures):
-            job, outcome = batch.futures[future], future.result()
-            row_id = job.message.notification_id
-            if isinstance(outcome, SendResult):
-                self._sent.append((row_id, outcome))
-            else:
-                self._failures.append((row_id, job.channel, outcome))
+        """Wait for a batch's sends and record every outcome. While calls are still out, the
+        ones that ended are committed every ``RECORD_EVERY`` seconds: a crash then leaves few
+        finished sends unrecorded (and so in doubt), even behind a slow provider."""
+        waiting = set(batch.futures)
+        while waiting:
+            done, waiting = wait(waiting, timeout=RECORD_EVERY)
+            for future in done:
+                self._collect(batch, future)
+            if waiting:
+                self._flush_meanwhile(batch.report)
         batch.futures = {}
-        batch.report.merge(self._flush())
+        self._flush(batch.report)
         return batch.report
 
-    def _flush(self) -> DispatchReport:
-        """Commit the outcomes waiting in memory. Each leaves the buffer only once committed, so
-        a database outage here loses none: the next pass commits them."""
-        report = DispatchReport()
+    def _collect(self, batch: _Batch, future: Future[Outcome]) -> None:
+        job, outcome = batch.futures[future], future.result()
+        row_id = job.message.notification_id
+        if isinstance(outcome, _LeaseLost):
+            batch.report.add("lost")
+        elif isinstance(outcome, SendResult):
+            self._sent.append((row_id, outcome))
+        else:
+            self._failures.append((row_id, job.channel, outcome))
+
+    def _flush_meanwhile(self, report: DispatchReport) -> None:
+        # On an outage the outcomes stay in memory: the batch's last flush tries again, or raises.
+        with suppress(DBAPIError):
+            self._flush(report)
+
+    def _flush(self, report: DispatchReport) -> None:
+        """Commit the outcomes waiting in memory, counting them in ``report``. Each leaves the
+        buffer only once committed, so a database outage here loses none: the next pass commits
+        them."""
         if self._sent:
             for recorded in self._record_sent(self._sent):
                 report.add(recorded)
@@ -302,11 +335,6 @@ class Dispatcher:
             row_id, channel, exc = self._failures[0]
             report.add(self._failed(row_id, channel, exc))
             self._failures.pop(0)
-        return report
-
-    def stop(self) -> None:
-        """Finish the batch in hand and return from ``run_forever``."""
-        self.stopping.set()
 
     def close(self) -> None:
         """Stop the worker threads and close the providers' connections."""
@@ -316,14 +344,22 @@ class Dispatcher:
 
     # -- one row ---------------------------------------------------------------------------
 
-    def _send(self, job: _Job, deadline: datetime) -> SendResult | TidingsError:
-        """Step 2, in a worker thread: wait for the provider's rate limit, then call it, unless
-        the wait outlasted our lease (another dispatcher may own the row by now)."""
+    def _send(self, job: _Job, deadline: datetime) -> Outcome:
+        """Step 2, in a worker thread: wait for the provider's rate limit, commit the row as
+        ``sending``, then call the provider; no call once the wait outlasted our lease (another
+        dispatcher may own the row by now)."""
         bucket = self._buckets.get(id(job.channel))
         if bucket is not None:
             bucket.acquire()
         if self.clock() >= deadline:
             return ChannelError("the lease ran out before the provider call; not sent")
+        try:
+            if not self._fence.claim(job.message.notification_id):
+                return LEASE_LOST
+        except SQLAlchemyError as exc:  # nothing was sent: retried once the database is back
+            return ChannelError(
+                f"the database failed before the provider call ({type(exc).__name__}); not sent"
+            )
         try:
             return job.channel.send(job.message)
         except ChannelError as exc:
@@ -334,10 +370,11 @@ class Dispatcher:
     def _prepare(
         self, ids: list[int], report: DispatchReport
     ) -> tuple[list[_Job], list[tuple[int, TidingsError]]]:
-        """Step 1, one transaction for the batch: decide and render each row; commit the ones to
-        send as ``sending``. A row that fails here (a template refused) rolls back alone: the
-        batch is prepared again with a savepoint per row. Savepoints only then, because each
-        costs a flush of its own, a third of the dispatcher's database time."""
+        """Step 1, one transaction for the batch: decide and render each row, and store what was
+        rendered; rows to send stay ``pending`` (leased) until their call. A row that fails here
+        (a template refused) rolls back alone: the batch is prepared again with a savepoint per
+        row. Savepoints only then, because each costs a flush of its own, a third of the
+        dispatcher's database time."""
         try:
             return self._prepare_rows(ids, report, isolate=False)
         except (_RowFailedError, DataError, IntegrityError):  # one row's data, at commit too
@@ -347,6 +384,7 @@ class Dispatcher:
         self, ids: list[int], report: DispatchReport, *, isolate: bool
     ) -> tuple[list[_Job], list[tuple[int, TidingsError]]]:
         jobs: list[_Job] = []
+        decided: list[Notification] = []
         failures: list[tuple[int, TidingsError]] = []
         outcomes = DispatchReport()
         with self._counted(), transaction(self.sessions) as session:
@@ -356,6 +394,7 @@ class Dispatcher:
                 if row.lease_owner != self.owner:
                     outcomes.add("lost")
                     continue
+                recovering = row.state is S.SENDING
                 try:
                     with session.begin_nested() if isolate else nullcontext():
                         outcome = self._prepare_row(session, row, customers)
@@ -370,6 +409,11 @@ class Dispatcher:
                     outcomes.add(outcome)
                 else:
                     jobs.append(outcome)
+                    decided += [] if recovering else [row]
+            # Committed pending: a row is sending only once its own call starts (the fence),
+            # so a crash before then loses nothing.
+            for row in decided:
+                row.state = S.PENDING
         report.merge(outcomes)
         return jobs, failures
 
@@ -412,6 +456,8 @@ class Dispatcher:
             customer=customer,
             decision=decision,
         )
+        # Sending within this transaction only, so that the frequency cap of the rows decided
+        # after it counts it; _prepare_rows commits it pending.
         row.state = S.SENDING
         row.hold_reason = decision.note[:200] if decision.note else None
         return _Job(message, self.channels[decision.kind])

@@ -14,7 +14,7 @@ from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import Content, CustomArg, From, Header, Mail, Subject, To
 
 from tidings.channels.base import OutboundMessage, SendResult
-from tidings.channels.classify import from_status, from_urllib, retry_after_seconds
+from tidings.channels.provider_errors import from_status, from_urllib, retry_after_seconds
 from tidings.errors import ConfigError
 from tidings.store.enums import ChannelKind
 

@@ -20,7 +20,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from tidings.channels.base import OutboundMessage, SendResult
-from tidings.channels.classify import twilio_call
+from tidings.channels.provider_errors import twilio_call
 from tidings.channels.reconcile import Lookup
 from tidings.config.settings import TwilioSettings
 from tidings.errors import ChannelRejectedError, ConfigError

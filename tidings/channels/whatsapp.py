@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from twilio.rest.content.v1.content import ContentList
 from twilio.rest.content.v1.content.approval_create import ApprovalCreateList
 
-from tidings.channels.classify import twilio_call
+from tidings.channels.provider_errors import twilio_call
 from tidings.domain import from_minor
 from tidings.errors import ConfigError
 from tidings.store.base import utcnow

@@ -13,10 +13,9 @@ from rich.table import Table
 
 from tidings.agent.build import prune_closed
 from tidings.agent.decisions import new_decision, record_decision
-from tidings.agent.retry import retry_case
+from tidings.agent.retry import retry_and_forget
 from tidings.agent.trail import CaseDetails, case_details
 from tidings.cli.common import console, errors_as_exit, fail, load_settings, open_database
-from tidings.store.checkpoints import open_checkpointer
 from tidings.store.db import transaction
 from tidings.store.enums import CaseState
 from tidings.store.listing import list_cases
@@ -120,11 +119,9 @@ def retry_command(case_id: int = typer.Argument(...)) -> None:
     settings = load_settings()
     sessions = open_database(settings).sessions
     with errors_as_exit():
-        with transaction(sessions) as session:
-            retry = retry_case(session, case_id, by=f"cli:{getpass.getuser()}")
-        if retry.thread_id:
-            with open_checkpointer(settings.database_url) as saver:
-                saver.delete_thread(retry.thread_id)
+        retry = retry_and_forget(
+            sessions, settings.database_url, case_id, by=f"cli:{getpass.getuser()}"
+        )
     console.print(f"case {case_id}: {retry.summary} (`tidings worker`)")
 
 

@@ -6,6 +6,7 @@ through the pipeline as far as it goes, then the web app.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ import typer
 from rich.table import Table
 
 from tidings.agent.build import pipeline
+from tidings.auth.users import add_user
 from tidings.cli.common import console, load_settings, open_database, progress_bar
 from tidings.cli.demo_env import DemoEnv, remember_demo
 from tidings.cli.outbox import build_dispatcher
@@ -29,6 +31,7 @@ from tidings.pipeline.worker import Worker
 from tidings.store.base import utcnow
 from tidings.store.brands import sync_brands
 from tidings.store.db import SessionFactory, transaction
+from tidings.store.enums import Role
 from tidings.store.migrate import upgrade_url
 from tidings.templates.bundled import load_bundled
 from tidings.web.app import create_app
@@ -36,6 +39,12 @@ from tidings.web.app import create_app
 SAMPLE_EMAILS = Path(__file__).resolve().parent.parent / "demo" / "emails"
 DEMO_DB = "tidings-demo.db"
 DEMO_OUTBOX = "tidings-demo-outbox"
+# One user per role; the brand manager looks after one brand, so the restriction shows.
+DEMO_USERS = (
+    ("admin", Role.ADMIN, ()),
+    ("ops", Role.OPS, ()),
+    ("kapas-manager", Role.BRAND_MANAGER, ("kapas",)),
+)
 NEXT_STEPS = (
     ("tidings cases list", "what each sample email became"),
     ("tidings cases list --state escalated", "the cases waiting for a person"),
@@ -43,7 +52,8 @@ NEXT_STEPS = (
     ("tidings cases decide ID approve", "send a drafted reply (a worker applies it)"),
     ("tidings outbox list", "the messages, sent to the local outbox folder"),
     ("tidings emails list", "the stored emails and their states"),
-    ("tidings serve", "the web app, again"),
+    ("tidings serve", "the web app, again (log in with a user below)"),
+    ("tidings users list", "the web app's users; `tidings users add` for more"),
     ("tidings inbox import PATH", "more .eml files or a Maildir"),
 )
 
@@ -63,6 +73,28 @@ def print_next_steps(remembered: DemoEnv) -> None:
         highlight=False,
         markup=False,
     )
+
+
+def add_demo_users(sessions: SessionFactory) -> list[tuple[str, str, str]]:
+    """One user per role with a random password, as (name, role, password). The passwords are
+    printed once and kept nowhere else: a `.env` is read by every later command as settings,
+    and a password in it would be copied around with them. `tidings users set-password` (or a
+    new demo) gives new ones."""
+    logins = []
+    with transaction(sessions) as session:
+        for name, role, brands in DEMO_USERS:
+            password = secrets.token_urlsafe(12)
+            add_user(session, name=name, role=role, password=password, brands=brands)
+            logins.append((name, role.value, password))
+    return logins
+
+
+def print_logins(logins: list[tuple[str, str, str]]) -> None:
+    """The demo users' logins, shown once."""
+    table = Table("user", "role", "password", title="web app logins (shown once)")
+    for name, role, password in logins:
+        table.add_row(name, role, password)
+    console.print(table)
 
 
 def fresh_sqlite(path: Path) -> str:
@@ -157,6 +189,7 @@ def demo(
         outbox_dir=(directory / DEMO_OUTBOX).resolve(),
     )
     print_next_steps(remembered)
+    print_logins(add_demo_users(sessions))
     console.print(f"ready in {time.monotonic() - started:.1f} s")
     if listener is not None:
         run_web(create_app(settings, engine=database.engine), listener)

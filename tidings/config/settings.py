@@ -259,7 +259,7 @@ class WorkerSettings(BaseModel):
 
 
 class WebSettings(BaseModel):
-    """The web app's listener, session signing key and request limits."""
+    """The web app (``TIDINGS_WEB__*``): listener, signing key, request and login limits."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -273,6 +273,24 @@ class WebSettings(BaseModel):
         default=None,
         description="where customers and providers reach `tidings serve` (behind a proxy): "
         "unsubscribe links, Twilio status callbacks and webhook signature checks use it",
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, description="a login lasts at most this long, however active"
+    )
+    session_idle_minutes: float = Field(
+        default=120.0, gt=0, description="a login ends after this long without a request"
+    )
+    login_failures_per_name: int = Field(
+        default=5, ge=1, description="failed logins per user name within the window, then 429"
+    )
+    login_failures_per_ip: int = Field(
+        default=20, ge=1, description="failed logins per client address within the window"
+    )
+    login_window_minutes: float = Field(
+        default=15.0, gt=0, description="how far back failed logins count"
+    )
+    dashboard_refresh_seconds: int = Field(
+        default=10, ge=2, le=3600, description="how often the dashboard refreshes itself"
     )
 
 

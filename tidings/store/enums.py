@@ -131,3 +131,12 @@ class TemplateStatus(StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
     ARCHIVED = "archived"
+
+
+class Role(StrEnum):
+    """What a web app user may do: ops work the review queue, brand managers edit their brands'
+    templates, admins manage users, brands and kill switches. Everyone sees the dashboard."""
+
+    OPS = "ops"
+    BRAND_MANAGER = "brand_manager"
+    ADMIN = "admin"

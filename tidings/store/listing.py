@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, defer
 
 from tidings.store.enums import CaseState, EmailState
 from tidings.store.models import BrandRow, Case, InboundEmail, Order
+
+_Ts = TypeVarTuple("_Ts")
 
 
 @dataclass(frozen=True)
@@ -63,14 +66,13 @@ def list_cases(
         .order_by(Case.id.desc())
         .limit(limit)
     )
-    if states:
-        query = query.where(Case.state.in_(list(states)))
-    if categories:
-        query = query.where(Case.category.in_(list(categories)))
-    if brands:
-        query = query.where(BrandRow.slug.in_(list(brands)))
-    if languages:
-        query = query.where(Case.language.in_(list(languages)))
+    query = _any_of(
+        query,
+        (Case.state, states),
+        (Case.category, categories),
+        (BrandRow.slug, brands),
+        (Case.language, languages),
+    )
     return [
         CaseLine(
             id=case.id,
@@ -103,10 +105,7 @@ def list_emails(
         .order_by(InboundEmail.id.desc())
         .limit(limit)
     )
-    if states:
-        query = query.where(InboundEmail.state.in_(list(states)))
-    if mailboxes:
-        query = query.where(InboundEmail.mailbox.in_(list(mailboxes)))
+    query = _any_of(query, (InboundEmail.state, states), (InboundEmail.mailbox, mailboxes))
     return [
         EmailLine(
             id=email.id,
@@ -122,3 +121,11 @@ def list_emails(
         )
         for email, slug in session.execute(query)
     ]
+
+
+def _any_of(query: Select[*_Ts], *filters: tuple[Any, Sequence[Any]]) -> Select[*_Ts]:
+    """Each filter given (a column and its wanted values) narrows the query; empty ones don't."""
+    for column, values in filters:
+        if values:
+            query = query.where(column.in_(list(values)))
+    return query

@@ -1,6 +1,7 @@
 """Every table. Import from here so Alembic and the app see one complete metadata."""
 
 from tidings.store.models.audit import AuditEntry
+from tidings.store.models.auth import ApiToken, LoginAttempt, User, WebSession, user_brands
 from tidings.store.models.cases import Action, Case, CaseEvent, HumanLabel
 from tidings.store.models.channels import DeliveryEvent, WhatsAppApproval, WhatsAppTemplate
 from tidings.store.models.customers import BrandRow, Customer, CustomerConsent
@@ -15,6 +16,7 @@ from tidings.store.models.unsubscribe import UnsubscribeToken
 
 __all__ = [
     "Action",
+    "ApiToken",
     "AuditEntry",
     "BrandRow",
     "Case",
@@ -26,6 +28,7 @@ __all__ = [
     "HumanLabel",
     "InboundEmail",
     "KillSwitch",
+    "LoginAttempt",
     "MailboxSyncState",
     "ModelPromotion",
     "Notification",
@@ -37,6 +40,9 @@ __all__ = [
     "TemplateVersion",
     "TrackingEvent",
     "UnsubscribeToken",
+    "User",
+    "WebSession",
     "WhatsAppApproval",
     "WhatsAppTemplate",
+    "user_brands",
 ]

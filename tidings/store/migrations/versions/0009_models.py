@@ -1,7 +1,7 @@
 """classifier models: trained versions side by side, and promotions
 
 Revision ID: 0009_models
-Revises: 0006_agent
+Revises: 0007_web_auth
 Create Date: 2026-12-06 15:54:55.818955
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0009_models'
-down_revision: str | None = '0006_agent'
+down_revision: str | None = '0007_web_auth'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,4 +1,5 @@
-"""The email unsubscribe link: ``GET /unsubscribe/{token}`` asks, ``POST`` opts out.
+"""The email unsubscribe link: ``GET /unsubscribe/{token}`` asks, ``POST`` opts out. Public:
+the random token in the link is the credential.
 
 A GET alone never unsubscribes, because mail scanners open links; the POST is also RFC 8058's
 one-click (``List-Unsubscribe-Post``). Pages are in the customer's language and the brand's
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,9 @@ from tidings.channels.consent import find_unsubscribe, set_consent
 from tidings.store.db import transaction
 from tidings.store.models import BrandRow, Customer
 from tidings.templates.html import theme_for, themes
-from tidings.web.common import TEMPLATES, ReadSessionDep, write_sessions
+from tidings.web.deps import PUBLIC, ReadSessionDep, write_sessions
+from tidings.web.pages import TEMPLATES
+from tidings.web.security import CSP
 
 # The pages' words; {brand} is the brand's name. Keep the languages in step with the emails'.
 COPY: Final[dict[str, dict[str, str]]] = {
@@ -55,13 +58,18 @@ COPY: Final[dict[str, dict[str, str]]] = {
         "done": "{brand} tidak akan menghantar e-mel kepada anda lagi.",
     },
 }
-# The token is the only secret in the URL: keep it out of caches and Referer headers.
-_PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+# The token is the only secret in the URL: keep it out of caches and Referer headers. The pages
+# wear the brand's colours in an inline <style> (no script, and nothing a customer typed).
+_PRIVATE = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": CSP.replace("style-src 'self'", "style-src 'unsafe-inline'"),
+}
 
 
 def unsubscribe_router() -> APIRouter:
     """The two unsubscribe routes."""
-    router = APIRouter(tags=["unsubscribe"])
+    router = APIRouter(tags=["unsubscribe"], dependencies=[Depends(PUBLIC)])
 
     @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
     def ask(request: Request, token: str, session: ReadSessionDep) -> HTMLResponse:
