@@ -218,6 +218,7 @@ class TestArchivingPolicy:
             ("other", 0.99, False, "customer", True),
             ("other", 0.90, False, "customer", False),  # a customer: only when very sure
             ("other", 0.75, False, "carrier", True),
+            ("other", 0.70, False, "carrier", False),  # business mail: only from 0.75
             ("other", 0.99, True, "carrier", False),  # flagged for review: never
             ("wismo", 0.99, False, "customer", False),  # a request is never archived
         ],
@@ -252,6 +253,7 @@ class TestArchivingPolicy:
             [
                 outcome("wismo", "other", 0.99, "customer"),  # lost
                 outcome("carrier_delay", "other", 0.8, "carrier"),  # lost
+                outcome("carrier_delay", "other", 0.7, "carrier"),  # reviewed: not lost
                 outcome("wismo", "other", 0.9, "customer"),  # reviewed: not lost
                 outcome("other", "other", 0.99, "customer"),  # right
             ],

@@ -62,6 +62,7 @@ def _reasons(agent: Agent, session: Session, sender_kind: str, state: CaseRun) -
             needs_review=state.needs_review,
             sender_kind=sender_kind,
             customer_min_confidence=agent.settings.archive_min_confidence,
+            other_min_confidence=agent.settings.archive_min_confidence_others,
         )
         if sure or relabelled:
             return []

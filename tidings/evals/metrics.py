@@ -116,7 +116,9 @@ def _same_value(truth: str, predicted: object) -> bool:
     return predicted is not None and norm(str(predicted)) == norm(truth)
 
 
-def _silently_archived(outcomes: Sequence[Outcome], customer_min: float) -> dict[str, Any]:
+def _silently_archived(
+    outcomes: Sequence[Outcome], customer_min: float, others_min: float
+) -> dict[str, Any]:
     """Requests (truth is not ``other``) the shipped policy would archive unseen."""
     lost = [
         o
@@ -128,6 +130,7 @@ def _silently_archived(outcomes: Sequence[Outcome], customer_min: float) -> dict
             needs_review=o.needs_review,
             sender_kind=o.sender_kind,
             customer_min_confidence=customer_min,
+            other_min_confidence=others_min,
         )
     ]
     return {
@@ -135,7 +138,7 @@ def _silently_archived(outcomes: Sequence[Outcome], customer_min: float) -> dict
         "records": [
             {"id": o.id, "truth": o.truth, "confidence": round(o.confidence, 3)} for o in lost
         ],
-        "policy": f"other, not for review; from customers at >= {customer_min}",
+        "policy": f"other, not for review, at >= {customer_min} (customers), {others_min} (others)",
     }
 
 
@@ -145,6 +148,7 @@ def summarise(
     labels: list[str],
     target_precision: float = 0.98,
     customer_archive_min: float = AgentSettings().archive_min_confidence,
+    others_archive_min: float = AgentSettings().archive_min_confidence_others,
 ) -> dict[str, Any]:
     """The whole report (JSON-ready)."""
     if not outcomes:
@@ -176,7 +180,7 @@ def summarise(
             "p95": round(float(np.percentile(latencies, 95)), 3),
             "mean": round(float(np.mean(latencies)), 3),
         },
-        "silently_archived": _silently_archived(outcomes, customer_archive_min),
+        "silently_archived": _silently_archived(outcomes, customer_archive_min, others_archive_min),
         "llm_calls": sum(o.llm_calls for o in outcomes),
         # Per email, the LLM asked, or that would be asked were one configured (local unsure).
         "llm_calls_per_email": round(sum(o.asks_llm for o in outcomes) / len(outcomes), 4),
