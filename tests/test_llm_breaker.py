@@ -13,10 +13,10 @@ import pytest
 from pydantic import SecretStr
 
 from tests.llm_server import Behaviour, LLMServer, answer, llm_server
+from tests.test_classifiers_local import fixed_local
 from tidings.classifiers.breaker import CircuitBreaker
 from tidings.classifiers.cascade import CascadeClassifier
 from tidings.classifiers.llm import LLMClassifier
-from tidings.classifiers.local import LocalClassifier
 from tidings.classifiers.types import ClassifyContext, EmailInput
 from tidings.config.settings import LLMSettings
 
@@ -109,8 +109,9 @@ class TestOutage:
         """Three emails spend their retries; the breaker then refuses the other seventeen at once.
         Each falls back to the local model's label with a review flag and the reason."""
         server.default = Behaviour("status", status=500)
+        unsure = fixed_local("cancellation_request", 0.5)  # below its threshold: asks the LLM
         cascade = CascadeClassifier(
-            LocalClassifier(), make(server, breaker_failures=3, breaker_cool_down_seconds=60)
+            unsure, make(server, breaker_failures=3, breaker_cool_down_seconds=60)
         )
         started = time.perf_counter()
         results = [cascade.classify(email(n), CTX) for n in range(20)]

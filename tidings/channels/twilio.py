@@ -113,9 +113,9 @@ class TwilioChannel:
         self.kind = kind
         self.client = client
         # The settings' defaults (Twilio's: about 80/s for a WhatsApp sender; SMS by number).
-        defaults = TwilioSettings()
+        fields = TwilioSettings.model_fields
         whatsapp = kind is ChannelKind.WHATSAPP
-        default = defaults.whatsapp_per_second if whatsapp else defaults.sms_per_second
+        default = fields["whatsapp_per_second" if whatsapp else "sms_per_second"].default
         self.rate_per_second = rate_per_second if rate_per_second is not None else default
 
     def send(self, message: OutboundMessage) -> SendResult:

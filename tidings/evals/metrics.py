@@ -147,8 +147,8 @@ def summarise(
     *,
     labels: list[str],
     target_precision: float = 0.98,
-    customer_archive_min: float = AgentSettings().archive_min_confidence,
-    others_archive_min: float = AgentSettings().archive_min_confidence_others,
+    customer_archive_min: float = AgentSettings.model_fields["archive_min_confidence"].default,
+    others_archive_min: float = AgentSettings.model_fields["archive_min_confidence_others"].default,
 ) -> dict[str, Any]:
     """The whole report (JSON-ready)."""
     if not outcomes:
