@@ -63,9 +63,7 @@ def sla_hours(category: str, brand: Brand | None, settings: AgentSettings) -> fl
     return merged.get(category, FALLBACK_SLA_HOURS)
 
 
-def due(
-    category: str, brand: Brand | None, settings: AgentSettings, *, arrived: datetime
-) -> Due:
+def due(category: str, brand: Brand | None, settings: AgentSettings, *, arrived: datetime) -> Due:
     """The case's due time and priority."""
     priority = {**DEFAULT_PRIORITY, **settings.review_priority}.get(category, FALLBACK_PRIORITY)
     return Due(arrived + timedelta(hours=sla_hours(category, brand, settings)), priority)
