@@ -31,6 +31,8 @@ from tidings.web.emailview import email_html
 log = get_logger(__name__)
 THREAD_TEXT_CHARS = 1500
 MAX_THREAD_CASES = 20
+# Email first: a person's reply goes out by email; the others show how the copy reads there.
+PREVIEW_CHANNELS = (ChannelKind.EMAIL, ChannelKind.WHATSAPP, ChannelKind.SMS)
 
 
 class ThreadEntry(BaseModel):
@@ -171,7 +173,7 @@ def preview(
     brands: BrandsFile,
     case_file: CaseFile,
     text: str,
-    channels: tuple[ChannelKind, ...] = tuple(ChannelKind),
+    channels: tuple[ChannelKind, ...] = PREVIEW_CHANNELS,
 ) -> list[Preview]:
     """The reply as the brand's ``case_reply`` on each channel, in the customer's language:
     the same template and variables the worker sends with (email goes out; the others show
