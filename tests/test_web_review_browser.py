@@ -123,9 +123,7 @@ class TestReviewInBrowser:
         assert body is not None and draft.split("\n")[0] in body.get_content()
         assert violations == []
 
-    def test_approve_and_next_from_the_keyboard(
-        self, web: Web, review: Review, page: Page
-    ) -> None:
+    def test_approve_and_next_from_the_keyboard(self, web: Web, review: Review, page: Page) -> None:
         """In the queue j and o open the first case; a approves it and opens the next; an
         edit typed in the reply and sent with Ctrl+Enter goes as the person's text; the
         last one leads back to the queue."""
