@@ -24,7 +24,7 @@ from tidings.errors import TidingsError
 from tidings.logs import get_logger
 from tidings.resolvers.order_api import OrderAPI, OrderView, ShipmentView
 from tidings.store.base import utcnow
-from tidings.store.enums import ChannelKind
+from tidings.store.enums import CaseState, ChannelKind
 from tidings.store.models import Case, InboundEmail, Notification
 from tidings.web.emailview import email_html
 
@@ -105,7 +105,7 @@ def case_file(session: Session, case_id: int, orders: OrderAPI) -> CaseFile:
         attachments=[str(a.get("filename") or a.get("content_type")) for a in _attachments(parsed)],
         thread=thread(session, case),
         order=order_context(orders, case.order_number),
-        waiting=case.state.value == "escalated",
+        waiting=case.state is CaseState.ESCALATED,
     )
 
 

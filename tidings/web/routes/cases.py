@@ -198,8 +198,8 @@ def cases_router(settings: Settings) -> APIRouter:
         except ActionRefusedError as exc:
             with read_sessions(request)() as session:
                 return page_answer(request, session, case_id, queue, error=exc)
-        done = urlencode({"done": f"{case_id}:rerun"})
-        return RedirectResponse(f"/cases/{case_id}?{queue}&{done}".replace("?&", "?"), 303)
+        params = "&".join(p for p in (queue, urlencode({"done": f"{case_id}:rerun"})) if p)
+        return RedirectResponse(f"/cases/{case_id}?{params}", status_code=303)
 
     @router.get("/api/cases/{case_id}")
     def api_case(
