@@ -31,7 +31,7 @@ from tidings.web.emailview import email_html
 log = get_logger(__name__)
 THREAD_TEXT_CHARS = 1500
 MAX_THREAD_CASES = 20
-# Email first: a person's reply goes out by email; the others show how the copy reads there.
+# Email first, the usual medium; a reply goes out where the customer wrote.
 PREVIEW_CHANNELS = (ChannelKind.EMAIL, ChannelKind.WHATSAPP, ChannelKind.SMS)
 
 
@@ -176,8 +176,8 @@ def preview(
     channels: tuple[ChannelKind, ...] = PREVIEW_CHANNELS,
 ) -> list[Preview]:
     """The reply as the brand's ``case_reply`` on each channel, in the customer's language:
-    the same template and variables the worker sends with (email goes out; the others show
-    how the copy reads there)."""
+    the same template and variables the worker sends with (on the medium the customer wrote;
+    the others show how the copy reads there)."""
     details = case_file.case
     brand = _brand(brands, details.brand)
     context = case_file.order

@@ -1,7 +1,7 @@
 """review queue: cases carry their due time and priority, indexed in queue order
 
 Revision ID: 0010_review
-Revises: 0007_web_auth
+Revises: 0009_models
 Create Date: 2026-12-07 10:00:00.000000
 
 Cases already waiting in review get the due time the agent gives new ones (the default SLA of
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0010_review'
-down_revision: str | None = '0007_web_auth'
+down_revision: str | None = '0009_models'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
