@@ -90,7 +90,8 @@ def case_file(session: Session, case_id: int, orders: OrderAPI) -> CaseFile:
     case = session.get_one(Case, case_id)
     email = session.get(InboundEmail, case.email_id) if case.email_id else None
     parsed: dict[str, Any] = (email.parsed if email else None) or {}
-    safe = email_html(email.raw) if email is not None else None
+    # WhatsApp and SMS messages are stored as Twilio's fields, not MIME: their text is shown.
+    safe = email_html(email.raw) if email is not None and email.medium == "email" else None
     now = utcnow()
     return CaseFile(
         case=details,
