@@ -13,12 +13,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from tests.browser import DESKTOP, PHONE, chromium, log_in
 from tests.http import serve_app
 from tidings.auth.users import set_password
 from tidings.config import Settings
 from tidings.store.db import make_engine, make_session_factory, transaction
 from tidings.web.app import create_app
+from tidings.web.review_queue import QueueFilters, queue_page
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "screenshots only"
@@ -30,6 +33,9 @@ SHOTS = (
     ("users.png", "admin", "/users", DESKTOP),
     ("killswitch.png", "admin", "/killswitch", DESKTOP),
     ("forbidden.png", "ops", "/users", DESKTOP),
+    ("queue.png", "ops", "/queue", DESKTOP),
+    ("case.png", "ops", "/cases/{case}", DESKTOP),
+    ("queue-phone.png", "ops", "/queue", PHONE),
     ("api-docs.png", "admin", "/docs", DESKTOP),
 )
 
@@ -44,6 +50,12 @@ def build_demo(directory: Path) -> str:
         capture_output=True,
     )
     return f"sqlite:///{directory / 'tidings-demo.db'}"
+
+
+def first_in_queue(engine: Engine) -> int:
+    """The case at the top of the demo's review queue."""
+    with make_session_factory(engine)() as session:
+        return queue_page(session, QueueFilters(), limit=1).items[0].id
 
 
 def main() -> None:
@@ -66,7 +78,7 @@ def main() -> None:
                 if user:
                     log_in(page, base, user, PASSWORD)
                     page.wait_for_url(f"{base}/")
-                page.goto(f"{base}{path}")
+                page.goto(f"{base}{path.format(case=first_in_queue(engine))}")
                 page.wait_for_load_state("networkidle")
                 page.screenshot(path=str(out / file), full_page=True)
                 context.close()

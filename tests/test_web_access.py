@@ -44,6 +44,20 @@ EXPECTED: dict[tuple[str, str], Access] = {
     ("GET", "/api/dead-letters"): api(*EVERYONE),
     ("POST", "/api/dead-letters/{kind}/{row_id}/replay"): api(OPS, ADMIN),
     ("POST", "/dead-letters/{kind}/{row_id}/replay"): pages(OPS, ADMIN),
+    ("GET", "/queue"): pages(OPS, ADMIN),
+    ("POST", "/queue/approve"): pages(OPS, ADMIN),
+    ("GET", "/cases/{case_id}"): pages(OPS, ADMIN),
+    ("POST", "/cases/{case_id}/decision"): pages(OPS, ADMIN),
+    ("POST", "/cases/{case_id}/draft"): pages(OPS, ADMIN),
+    ("POST", "/cases/{case_id}/preview"): pages(OPS, ADMIN),
+    ("POST", "/cases/{case_id}/rerun"): pages(OPS, ADMIN),
+    ("GET", "/api/cases"): api(OPS, ADMIN),
+    ("POST", "/api/cases/approve"): api(OPS, ADMIN),
+    ("GET", "/api/cases/{case_id}"): api(OPS, ADMIN),
+    ("POST", "/api/cases/{case_id}/decision"): api(OPS, ADMIN),
+    ("PUT", "/api/cases/{case_id}/draft"): api(OPS, ADMIN),
+    ("POST", "/api/cases/{case_id}/preview"): api(OPS, ADMIN),
+    ("POST", "/api/cases/{case_id}/rerun"): api(OPS, ADMIN),
     ("GET", "/users"): pages(ADMIN),
     ("POST", "/users"): pages(ADMIN),
     ("POST", "/users/{name}/active"): pages(ADMIN),
@@ -69,6 +83,7 @@ EXPECTED: dict[tuple[str, str], Access] = {
 }
 PUBLIC_MOUNTS = {"/static", "/static-offline-docs"}
 PATH_VALUES = {"{kind}": "emails", "{row_id}": "987654", "{name}": "nobody", "{token}": "x"}
+PATH_VALUES["{case_id}"] = "987654"
 CALLERS = ("anonymous", "ops", "kapas-manager", "admin", "token:ops", "token:admin")
 ROLE_OF = {"ops": OPS, "kapas-manager": BRAND, "admin": ADMIN}
 

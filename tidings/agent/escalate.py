@@ -1,4 +1,5 @@
-"""escalate: put the case in the review queue with why, what was tried, and a drafted reply.
+"""escalate: put the case in the review queue with why, what was tried, a drafted reply, and when
+it is due (``tidings.agent.sla``).
 
 The draft is written outside any write transaction (it may call the LLM) and kept on a replay,
 so a person never sees a draft change under them. A reassignment comes back through here: the
@@ -15,10 +16,11 @@ from sqlalchemy import select
 from tidings.agent.draft import DraftRequest
 from tidings.agent.facts import facts
 from tidings.agent.runtime import add_event, node, runtime, set_case, write_trail
+from tidings.agent.sla import due
 from tidings.agent.state import CaseRun
 from tidings.logs import get_logger
 from tidings.store.enums import CaseState
-from tidings.store.models import Case
+from tidings.store.models import Case, InboundEmail
 
 log = get_logger(__name__)
 
@@ -42,8 +44,10 @@ def escalate(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
         return {"decision": None}
     brand = agent.brand(state.brand) or agent.brands.brands[0]
     with work.read() as session:
-        draft_reply, stale = session.execute(
-            select(Case.draft_reply, Case.draft_stale).where(Case.id == state.case_id)
+        draft_reply, stale, arrived = session.execute(
+            select(Case.draft_reply, Case.draft_stale, InboundEmail.received_at)
+            .outerjoin(InboundEmail, InboundEmail.id == Case.email_id)
+            .where(Case.id == state.case_id)
         ).one()
     keep = draft_reply and not stale
     draft = None
@@ -61,9 +65,17 @@ def escalate(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
         )
     case_id = state.case_id or 0
     with work.fenced() as session:
+        sla = due(
+            state.category or "other",
+            agent.brand(state.brand),
+            agent.settings,
+            arrived=arrived or agent.clock(),
+        )
         values: dict[str, Any] = {
             "state": CaseState.ESCALATED,
             "escalation": {"reasons": state.reasons, "tried": state.tried},
+            "due_at": sla.at,
+            "priority": sla.priority,
         }
         if draft is not None:
             values.update(draft_reply=draft.text, draft_source=draft.source, draft_stale=False)

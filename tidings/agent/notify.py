@@ -22,10 +22,11 @@ from tidings.agent.runtime import Agent, add_event, node, runtime, set_case, wri
 from tidings.agent.state import CaseRun
 from tidings.channels.outbox import enqueue
 from tidings.channels.policy import recipient_for
+from tidings.config.brands import BrandsFile
 from tidings.logs import get_logger
 from tidings.resolvers.base import Notice
 from tidings.resolvers.notices import base_vars, current_shipment
-from tidings.resolvers.order_api import OrderView
+from tidings.resolvers.order_api import OrderView, ShipmentView
 from tidings.store.enums import CaseState, ChannelKind
 from tidings.store.models import BrandRow, Case, Order
 
@@ -106,16 +107,10 @@ def _reply(
         text = state.decision.reply if state.decision.action == "edit" else case.draft_reply
         language = case.language
     order = _order(agent, state, state.order_number) if state.order_number else None
-    help_url = f"mailto:{agent.brands.brands[0].senders.email.address}"
-    if order is not None:
-        brand = agent.brand(order.brand)
-        help_url = brand.help_url or f"mailto:{brand.senders.email.address}" if brand else help_url
-        variables = base_vars(
-            order, current_shipment(agent.orders.list_shipments(order.number)), help_url
-        )
-    else:
-        variables = {"customer": {"name": "-"}, "links": {"help": help_url}}
-    variables["case"] = {"reference": f"CASE-{state.case_id}", "reply": (text or "").strip()}
+    shipments = agent.orders.list_shipments(order.number) if order is not None else []
+    variables = reply_variables(
+        agent.brands, order, shipments, case_id=state.case_id or 0, text=text or ""
+    )
     notice = Notice(
         event="case_reply",
         episode=f"decision-{state.decision.id}",
@@ -125,6 +120,29 @@ def _reply(
         language=language,
     )
     return notice, order
+
+
+def reply_variables(
+    brands: BrandsFile,
+    order: OrderView | None,
+    shipments: list[ShipmentView],
+    *,
+    case_id: int,
+    text: str,
+) -> dict[str, Any]:
+    """The variables of a person's reply (``case_reply``): the order's sections when there is
+    one; the web app's preview renders the same."""
+    brand = next((b for b in brands.brands if order and b.slug == order.brand), None)
+    if brand is not None:
+        help_url = brand.help_url or f"mailto:{brand.senders.email.address}"
+    else:
+        help_url = f"mailto:{brands.brands[0].senders.email.address}"
+    if order is not None:
+        variables = base_vars(order, current_shipment(shipments), help_url)
+    else:
+        variables = {"customer": {"name": "-"}, "links": {"help": help_url}}
+    variables["case"] = {"reference": f"CASE-{case_id}", "reply": text.strip()}
+    return variables
 
 
 def _enqueue(

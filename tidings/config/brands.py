@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PositiveFloat,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tidings.errors import ConfigError
 from tidings.patterns import compile_checked
@@ -76,6 +83,11 @@ class Policies(BaseModel):
     delivery_days: list[int] = Field(
         default_factory=lambda: [0, 1, 2, 3, 4, 5],
         description="weekdays deliveries happen on (0 = Monday); reschedules pick these",
+    )
+    sla_hours: dict[str, PositiveFloat] = Field(
+        default_factory=dict,
+        description="hours a person has to decide an escalated case of a category for this "
+        "brand; overrides TIDINGS_AGENT__SLA_HOURS and the defaults",
     )
 
 

@@ -14,6 +14,7 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     Field,
+    PositiveFloat,
     SecretStr,
     field_validator,
     model_validator,
@@ -249,6 +250,17 @@ class AgentSettings(BaseModel):
         default=7.0, ge=0, description="checkpoints of cases closed this long ago are pruned"
     )
     reschedule_slots_offered: int = Field(default=3, ge=1, le=7)
+    sla_hours: dict[str, PositiveFloat] = Field(
+        default_factory=dict,
+        description="hours a person has to decide an escalated case, per category, counted from "
+        "the email's arrival; merged over the built-in defaults (tidings.agent.sla), and a "
+        "brand's policies.sla_hours override both",
+    )
+    review_priority: dict[str, Annotated[int, Field(ge=1, le=9)]] = Field(
+        default_factory=dict,
+        description="per category, 1 (first) to 9: breaks ties between cases due at the same "
+        "time; merged over the built-in defaults",
+    )
 
 
 class WorkerSettings(BaseModel):

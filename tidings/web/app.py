@@ -23,11 +23,13 @@ from tidings.web.deps import NotSignedIn, check_declared
 from tidings.web.limits import BodyLimit
 from tidings.web.pages import WEB_DIR, render
 from tidings.web.routes.auth import auth_router
+from tidings.web.routes.cases import cases_router
 from tidings.web.routes.dashboard import dashboard_router
 from tidings.web.routes.deadletters import deadletters_router
 from tidings.web.routes.docs import DOCS_STATIC, DOCS_STATIC_URL, docs_router
 from tidings.web.routes.health import health_router
 from tidings.web.routes.killswitch import killswitch_router
+from tidings.web.routes.queue import queue_router
 from tidings.web.routes.unsubscribe import unsubscribe_router
 from tidings.web.routes.users import users_router
 from tidings.web.routes.webhooks import webhooks_router
@@ -70,6 +72,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         auth_router(),
         dashboard_router(),
         deadletters_router(),
+        queue_router(),
+        cases_router(settings),
         users_router(),
         killswitch_router(),
         health_router(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tidings.store.base import Base, BigIntId, IdMixin, TimestampMixin, WorkItemMixin, utcnow
@@ -21,7 +21,11 @@ class Case(IdMixin, TimestampMixin, WorkItemMixin, Base):
     """
 
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_work", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_cases_work", "state", "next_attempt_at"),
+        # The review queue: escalated cases by due time, then priority.
+        Index("ix_cases_queue", "state", "due_at", "priority", "id"),
+    )
 
     brand_id: Mapped[int | None] = mapped_column(BigIntId, ForeignKey("brands.id"), index=True)
     email_id: Mapped[int | None] = mapped_column(
@@ -52,6 +56,12 @@ class Case(IdMixin, TimestampMixin, WorkItemMixin, Base):
         default=None, doc="why it was escalated and what the agent tried"
     )
     assignee: Mapped[str | None] = mapped_column(String(200))
+    due_at: Mapped[datetime | None] = mapped_column(
+        default=None, doc="when a person must have decided (the SLA, from the email's arrival)"
+    )
+    priority: Mapped[int] = mapped_column(
+        Integer, default=5, doc="1 first: orders cases due at the same time"
+    )
     draft_reply: Mapped[str | None] = mapped_column(Text)
     draft_source: Mapped[str | None] = mapped_column(String(40), doc="llm, template")
     draft_stale: Mapped[bool] = mapped_column(default=False, doc="a newer email arrived")
