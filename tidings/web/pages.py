@@ -34,6 +34,7 @@ class NavItem:
 # Later pages (the review queue for ops, the template editor for brand managers) add theirs here.
 NAV: list[NavItem] = [
     NavItem("Dashboard", "/", frozenset(Role)),
+    NavItem("Templates", "/templates", frozenset({Role.BRAND_MANAGER, Role.ADMIN})),
     NavItem("Users", "/users", frozenset({Role.ADMIN})),
     NavItem("Kill switch", "/killswitch", frozenset({Role.ADMIN})),
     NavItem("API", "/docs", frozenset(Role)),
