@@ -29,6 +29,8 @@ SHOTS = (
     ("dashboard-phone.png", "ops", "/", PHONE),
     ("users.png", "admin", "/users", DESKTOP),
     ("killswitch.png", "admin", "/killswitch", DESKTOP),
+    ("templates.png", "kapas-manager", "/templates", DESKTOP),
+    ("template-editor.png", "kapas-manager", "/templates/kapas/shipped/whatsapp/hi", DESKTOP),
     ("forbidden.png", "ops", "/users", DESKTOP),
     ("api-docs.png", "admin", "/docs", DESKTOP),
 )
