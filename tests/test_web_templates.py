@@ -18,7 +18,7 @@ from tidings.channels.whatsapp import TemplateDefinition, define_template
 from tidings.config import BrandsFile
 from tidings.store.db import transaction
 from tidings.store.enums import ChannelKind
-from tidings.store.models import TemplateVersion, WhatsAppApproval
+from tidings.store.models import AuditEntry, TemplateVersion, WhatsAppApproval
 from tidings.templates import store
 from tidings.templates.render import render_message
 from tidings.templates.store import TemplateKey
@@ -27,6 +27,7 @@ SHIPPED = "{{ customer.first_name }}, {{ order.number }} has shipped."
 HINDI = "नमस्ते {{ customer.first_name }}, ऑर्डर {{ order.number }} निकल पड़ा है।"
 DELAYED = "Sorry {{ customer.first_name }}, {{ order.number }} is running late."
 SLOT = "/api/templates/kapas/shipped/sms/hi"
+KEY = "kapas/shipped/sms/hi"
 
 
 def publish(web: Web, key: TemplateKey, body: str, *, draft: str | None = None) -> None:
@@ -217,7 +218,8 @@ class TestAccess:
 class TestVersions:
     def test_save_publish_diff_and_rollback(self, web: Web, brands: BrandsFile) -> None:
         """A Hindi SMS of kapas's own: saved as a draft (Hindi speakers still get kapas's
-        English), published (they get Hindi), changed, then rolled back to the first text."""
+        English), published (they get Hindi), changed, then rolled back to the first text;
+        each step in the audit log with who did it."""
         kapas = brands.get("kapas")
         slot = {"brand": "kapas", "event": "shipped", "channel": "sms", "language": "hi"}
         first = HINDI.replace("नमस्ते", "हाय")
@@ -254,6 +256,20 @@ class TestVersions:
             (3, "published", "kapas-manager"),
         ]
         assert detail["published"] == 3 and detail["effective"]["source"] == "kapas/hi v3"
+        with transaction(web.sessions) as session:
+            audit = session.execute(
+                select(AuditEntry.actor, AuditEntry.action, AuditEntry.details)
+                .where(AuditEntry.entity == "template_version")
+                .order_by(AuditEntry.id)
+            ).all()
+        mine = [(actor, action, d["version"]) for actor, action, d in audit if d["template"] == KEY]
+        assert mine == [
+            ("kapas-manager", "template:save", 1),
+            ("kapas-manager", "template:publish", 1),
+            ("kapas-manager", "template:save", 2),
+            ("kapas-manager", "template:publish", 2),
+            ("kapas-manager", "template:rollback", 3),
+        ]
 
     def test_errors_come_back_with_their_lines(self, web: Web) -> None:
         """A typo'd variable on line 2: 422 with the line, the field and the fix; nothing saved."""

@@ -22,7 +22,7 @@ from tidings.errors import (
     TemplateValidationError,
 )
 from tidings.store.enums import ChannelKind, TemplateStatus
-from tidings.store.models import BrandRow, Template, TemplateVersion
+from tidings.store.models import AuditEntry, BrandRow, Template, TemplateVersion
 from tidings.templates.contract import DEFAULT_SCOPE, EVENTS, LANGUAGES
 from tidings.templates.lookup import published_slots
 from tidings.templates.validate import Issue, errors, validate_template
@@ -225,7 +225,23 @@ def save_draft(
     row = add_version(
         session=session, slot=slot, body=body, subject=subject, author=author, note=note
     )
+    _audit(session, key, row, "template:save", actor=author)
     return SaveResult(version=VersionInfo.of(row), warnings=issues)
+
+
+def _audit(
+    session: Session, key: TemplateKey, row: TemplateVersion, action: str, *, actor: str
+) -> None:
+    """Who changed what customers may get, in the audit log beside the agent's actions."""
+    session.add(
+        AuditEntry(
+            actor=actor,
+            action=action,
+            entity="template_version",
+            entity_id=str(row.id),
+            details={"template": key.label(), "version": row.version},
+        )
+    )
 
 
 def _same_text(row: TemplateVersion, key: TemplateKey, body: str, subject: str | None) -> bool:
@@ -273,8 +289,11 @@ def _archive_published(session: Session, slot: Template) -> None:
     )
 
 
-def publish(*, session: Session, key: TemplateKey, version: int) -> VersionInfo:
-    """Publish a draft: it becomes what customers get, and the previous one is archived."""
+def publish(
+    *, session: Session, key: TemplateKey, version: int, by: str | None = None
+) -> VersionInfo:
+    """Publish a draft: it becomes what customers get, and the previous one is archived.
+    ``by`` is who publishes (the audit log's actor; the draft's author when not given)."""
     slot = _require_slot(session, key, lock=True)
     row = _version(session, slot, version)
     if row.status is TemplateStatus.PUBLISHED:
@@ -288,6 +307,7 @@ def publish(*, session: Session, key: TemplateKey, version: int) -> VersionInfo:
     _archive_published(session, slot)
     row.status = TemplateStatus.PUBLISHED
     session.flush()
+    _audit(session, key, row, "template:publish", actor=by or row.author)
     return VersionInfo.of(row)
 
 
@@ -311,6 +331,7 @@ def rollback(
         note=note or f"rollback to v{to_version}",
         status=TemplateStatus.PUBLISHED,
     )
+    _audit(session, key, row, "template:rollback", actor=author)
     return VersionInfo.of(row)
 
 

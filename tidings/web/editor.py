@@ -156,7 +156,7 @@ def editor_context(
         "loaded_version": opened.version,
         "base_version": base_version,
         "p": shown,
-        "error": _error_text(failed),
+        "error": _error_text(failed, saving=change is not None),
         "flash": _flash(done),
         "diff": _diff(session, key, diff),
         "others": _other_languages(session, key, brand.languages if brand else LANGUAGES),
@@ -207,11 +207,13 @@ def _waiting_draft(detail: SlotDetail) -> int | None:
     return newest.version
 
 
-def _error_text(failed: HTTPException | None) -> str | None:
+def _error_text(failed: HTTPException | None, *, saving: bool) -> str | None:
     if failed is None:
         return None
-    if failed.status_code == 422 and isinstance(failed.detail, dict):
-        return "Not saved: fix the errors marked below, then save again."
+    if isinstance(failed.detail, dict):  # a validation error: its issues are listed in place
+        if saving:
+            return "Not saved: fix the errors marked below, then save again."
+        return str(failed.detail.get("message", "refused"))
     return str(failed.detail)
 
 

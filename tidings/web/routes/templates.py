@@ -197,7 +197,9 @@ def _api_routes(router: APIRouter) -> None:
         ref: Slot,
     ) -> VersionInfo:
         """Publish a draft: customers get it from now on; the previous one is archived."""
-        return _run(store.publish, session=session, key=_key(user, ref), version=ask.version)
+        return _run(
+            store.publish, session=session, key=_key(user, ref), version=ask.version, by=user.name
+        )
 
     @router.post("/api/templates" + SLOT_PATH + "/rollback")
     def api_rollback(
@@ -329,7 +331,7 @@ def _page_routes(router: APIRouter) -> None:
         key = _key(user, ref)
         try:
             with transaction(write_sessions(request)) as session:
-                _run(store.publish, session=session, key=key, version=version)
+                _run(store.publish, session=session, key=key, version=version, by=user.name)
         except HTTPException as exc:
             return _editor_again(request, key, None, exc)
         return _back_to(key, f"published-{version}")
@@ -394,7 +396,9 @@ def _save(
         base_version=change.base_version,
     )
     if change.publish:
-        version = _run(store.publish, session=session, key=key, version=saved.version.version)
+        version = _run(
+            store.publish, session=session, key=key, version=saved.version.version, by=user.name
+        )
         saved = saved.model_copy(update={"version": version})
     return saved
 
