@@ -27,6 +27,7 @@ from tidings.templates.matrix import (
 from tidings.templates.preview import Preview, preview, render_sample, variable_hints
 from tidings.templates.store import TemplateKey
 from tidings.web.deps import Principal
+from tidings.web.template_access import store_scope
 
 LANGUAGE_NAMES: Final = {
     "en": "English",
@@ -94,7 +95,7 @@ def matrix_context(session: Session, user: Principal, brand: str | None) -> dict
     scopes = scopes_for(session, user)
     if brand is not None and brand not in scopes:
         raise HTTPException(404, f"no brand {brand!r}: the brands are {', '.join(scopes)}")
-    matrices = [scope_matrix(session=session, slug=_store_scope(scope)) for scope in scopes]
+    matrices = [scope_matrix(session=session, slug=store_scope(scope)) for scope in scopes]
     tabs = [
         Tab(brand=m.brand, name=m.name, flags=m.counts()["flags"], drafts=m.counts()["drafts"])
         for m in matrices
@@ -167,10 +168,6 @@ def editor_context(
 def editor_url(key: TemplateKey) -> str:
     """Where a slot's editor is."""
     return f"/templates/{scope_label(key.brand)}/{key.event}/{key.channel}/{key.language}"
-
-
-def _store_scope(scope: str) -> str | None:
-    return None if scope == DEFAULT_SCOPE else scope
 
 
 class StartingText(NamedTuple):
