@@ -117,7 +117,7 @@ def _api_routes(router: APIRouter) -> None:
         return TemplateDiff(old=old, new=new, diff=text)
 
     @router.post("/api/templates", status_code=201)
-    def apisave_version(
+    def api_save(
         change: TemplateVersionCreate, session: WriteSessionDep, user: Editor, response: Response
     ) -> SaveResult:
         """Save a new version (a draft, or published with ``publish``); 422 lists each problem
@@ -207,7 +207,7 @@ def _page_routes(router: APIRouter) -> None:
         return render(request, "editor/edit.html", context)
 
     @router.post("/templates" + SLOT_PATH, include_in_schema=False)
-    def pagesave_version(
+    def page_save(
         request: Request,
         user: PageEditor,
         ref: Slot,
