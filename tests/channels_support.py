@@ -8,8 +8,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
 
+from tests.http import loopback_client
 from tidings.channels.base import Channel
 from tidings.channels.dispatch import Dispatcher
 from tidings.channels.outbox import enqueue
@@ -24,6 +27,18 @@ from tidings.store.models import BrandRow, Customer, CustomerConsent, Notificati
 from tidings.templates.render import RenderedMessage
 
 FAST_RETRY = RetryPolicy(max_attempts=4, base_seconds=0.0, cap_seconds=0.0)
+TOKEN = "twilio-test-token"  # the Twilio auth token webhook tests sign with
+SECRET = "x" * 40  # the web app's secret key in webhook tests
+
+
+def twilio_post(
+    base: str, path: str, params: dict[str, str], *, token: str = TOKEN
+) -> httpx.Response:
+    """POST a form as Twilio does, signed with ``token``."""
+    url = base + path
+    signature = RequestValidator(token).compute_signature(url, params)
+    with loopback_client(base) as client:
+        return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
 
 
 @dataclass

@@ -69,6 +69,14 @@ def _no_developer_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _subprocesses_run_this_checkout() -> None:
+    """``python -m tidings`` in a subprocess imports this checkout's code, whichever checkout the
+    virtualenv's editable install points at (git worktrees share one venv)."""
+    root = str(Path(__file__).resolve().parent.parent)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _quiet_logs() -> None:
     """Warnings and errors only: tests assert outcomes, not log lines."""
     configure_logging(level="WARNING")

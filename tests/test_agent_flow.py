@@ -374,6 +374,7 @@ class TestTraceability:
             "TIDINGS_DATABASE_URL": db_url,
             "TIDINGS_LOG_LEVEL": "INFO",
             "TIDINGS_LOG_JSON": "true",
+            "PYTHONPATH": str(Path(__file__).resolve().parent.parent),  # this checkout's code
         }
         done = subprocess.run(
             [sys.executable, "-m", "tidings", "worker", "--once"],

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Engine, func, select
 from twilio.request_validator import RequestValidator
 
-from tests.channels_support import add_customer, make_dispatcher, notify
+from tests.channels_support import SECRET, TOKEN, add_customer, make_dispatcher, notify, twilio_post
 from tests.factories import brand_rows
 from tests.http import loopback_client, serve_app
 from tidings.channels.base import OutboundMessage, SendResult
@@ -31,8 +31,6 @@ from tidings.store.models import Customer, CustomerConsent, DeliveryEvent, Notif
 from tidings.web.app import create_app
 
 S = NotificationState
-TOKEN = "twilio-test-token"
-SECRET = "x" * 40
 
 
 @pytest.fixture(scope="module")
@@ -62,16 +60,6 @@ def app_url(
     )
     with serve_app(create_app(settings, engine=engine)) as url:
         yield url
-
-
-def twilio_post(
-    base: str, path: str, params: dict[str, str], *, token: str = TOKEN
-) -> httpx.Response:
-    """POST a form as Twilio does, signed with ``token``."""
-    url = base + path
-    signature = RequestValidator(token).compute_signature(url, params)
-    with loopback_client(base) as client:
-        return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
 
 
 def sendgrid_post(

@@ -5,7 +5,13 @@ Floors (the model shipped in this commit measures above each; see README "Classi
 - realistic held-out test set (data/labelled/test, never trained or tuned on): macro-F1 >= 0.95
 - Bitext rows the model was not trained on: accuracy >= 0.97
 - dev coverage at the shipped thresholds >= 0.80, with precision >= 0.98 on what is covered
-These are the issue's targets; model 2026.11.23.2 measures 0.956, 0.957, 0.971, 0.994 and 0.852 at 0.987.
+- no request silently archived (truth not `other`, archived without a person) on dev or test
+- at most 0.2 of the test set's emails go to the LLM (the local model unsure)
+- test coverage at the shipped thresholds >= 0.85, with precision >= 0.98
+- the chat-style records (WhatsApp/SMS) of dev and of test, on their own: macro-F1 >= 0.95
+These are the issues' targets; model 2026.12.06.1 measures dev 0.956 / 0.955 (coverage 0.899 at
+0.984), test 0.973 (coverage 0.913 at 0.990), chat dev 0.966 and chat test 0.974, and 0 silently
+archived on either split.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ BITEXT_ACCURACY = 0.97
 TEST_MACRO_F1 = 0.95
 DEV_COVERAGE = 0.80
 COVERED_PRECISION = 0.98
+LLM_PER_EMAIL = 0.2  # share of realistic mail the cascade sends to the LLM
+TEST_COVERAGE = 0.85
+CHAT_MACRO_F1 = 0.95
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +55,7 @@ class TestQualityGate:
         )
         assert report["macro_f1"] >= DEV_MACRO_F1, report["per_label"]
         assert report["accuracy"] >= DEV_ACCURACY
+        assert report["silently_archived"]["count"] == 0, report["silently_archived"]
         coverage = report["coverage_at_precision"]
         assert coverage["coverage"] >= DEV_COVERAGE
         assert coverage["precision"] is not None and coverage["precision"] >= COVERED_PRECISION
@@ -56,6 +66,19 @@ class TestQualityGate:
             run(classifier, load_dataset(ROOT / "data/labelled/test")), labels=load_taxonomy().names
         )
         assert report["macro_f1"] >= TEST_MACRO_F1, report["per_label"]
+        assert report["silently_archived"]["count"] == 0, report["silently_archived"]
+        assert report["llm_calls_per_email"] <= LLM_PER_EMAIL
+        coverage = report["coverage_at_precision"]
+        assert coverage["coverage"] >= TEST_COVERAGE
+        assert coverage["precision"] is not None and coverage["precision"] >= COVERED_PRECISION
+
+    @pytest.mark.parametrize("split", ["dev", "test"])
+    def test_chat_messages(self, classifier: LocalClassifier, split: str) -> None:
+        """WhatsApp and SMS messages, reported on their own: chat-length text as well as email."""
+        records = load_dataset(ROOT / "data/labelled" / split / "chat.jsonl")
+        report = summarise(run(classifier, records), labels=load_taxonomy().names)
+        assert report["macro_f1"] >= CHAT_MACRO_F1, report["per_label"]
+        assert report["silently_archived"]["count"] == 0, report["silently_archived"]
 
     def test_bitext_rows_not_trained_on(self, classifier: LocalClassifier) -> None:
         """Public Bitext rows held out of training keep their accuracy."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,11 +16,12 @@ from pydantic import SecretStr
 from tests.llm_server import Behaviour, LLMServer, answer, llm_server
 from tidings.classifiers.base import create
 from tidings.classifiers.cascade import CascadeClassifier
+from tidings.classifiers.fast import Scorer, Weights
 from tidings.classifiers.llm import LLMClassifier
 from tidings.classifiers.local import LocalClassifier, LocalModel, load_model
 from tidings.classifiers.taxonomy import load_taxonomy
 from tidings.classifiers.text import model_text
-from tidings.classifiers.train import TrainingConfig, train
+from tidings.classifiers.train import TrainingConfig, fit_pipeline, train
 from tidings.classifiers.types import ClassifyContext, EmailInput
 from tidings.config.settings import LLMSettings, Settings
 from tidings.errors import ConfigError
@@ -28,14 +31,17 @@ ROOT = Path(__file__).resolve().parent.parent
 CTX = ClassifyContext(order_id_patterns=[r"\bKAP-\d{6}\b"])
 
 
-class FixedPipeline:
-    """Stands in for the sklearn pipeline: every email gets the same probabilities."""
+class FixedScorer:
+    """Stands in for the model's scorer: every email gets the same probabilities."""
 
     def __init__(self, probabilities: dict[str, float]) -> None:
         self.labels = load_taxonomy().names
         self.row = np.array([probabilities.get(label, 0.0) for label in self.labels])
 
-    def predict_proba(self, texts: list[str]) -> Any:
+    def probabilities(self, text: str) -> Any:
+        return self.row
+
+    def probabilities_many(self, texts: Sequence[str]) -> Any:
         return np.tile(self.row, (len(texts), 1))
 
 
@@ -44,7 +50,7 @@ def fixed_local(label: str, confidence: float, threshold: float = 0.8) -> LocalC
     rest = (1 - confidence) / (len(labels) - 1)
     probabilities = {name: (confidence if name == label else rest) for name in labels}
     model = LocalModel(
-        pipeline=FixedPipeline(probabilities),
+        scorer=FixedScorer(probabilities),
         version="fixed",
         labels=labels,
         thresholds=dict.fromkeys(labels, threshold),
@@ -128,15 +134,80 @@ class TestShippedModel:
             create("psychic", settings)
 
 
-class TestFastPath:
-    def test_fast_scorer_equals_predict_proba(self) -> None:
-        """The single-email fast path gives sklearn's probabilities on real emails."""
-        classifier = LocalClassifier()
-        assert classifier._fast is not None
-        texts = [model_text(r.as_input()) for r in load_dataset(ROOT / "data/labelled/dev")[:300]]
-        expected = classifier.model.pipeline.predict_proba(texts)
-        got = np.array([classifier._fast.probabilities(t) for t in texts])
-        assert np.abs(expected - got).max() < 1e-5
+class TestScorer:
+    """The scorer reads plain arrays and must give scikit-learn's probabilities."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def fitted(cls) -> tuple[Any, list[str]]:
+        records = load_dataset(ROOT / "data/labelled/train/customer_hi.jsonl")
+        records += load_dataset(ROOT / "data/labelled/train/logistics_b3.jsonl")
+        config = TrainingConfig(word_features=5000, char_features=20000)
+        texts = [model_text(r.as_input()) for r in records]
+        labels = np.asarray([r.label for r in records])
+        pipeline = fit_pipeline(texts, labels, np.ones(len(records)), config)
+        dev = [model_text(r.as_input()) for r in load_dataset(ROOT / "data/labelled/dev")[:400]]
+        return pipeline, dev
+
+    def test_equals_predict_proba_one_by_one_and_in_a_batch(
+        self, fitted: tuple[Any, list[str]]
+    ) -> None:
+        pipeline, texts = fitted
+        scorer = Scorer(Weights.from_pipeline(pipeline))
+        expected = pipeline.predict_proba(texts)
+        assert np.abs(expected - np.array([scorer.probabilities(t) for t in texts])).max() < 1e-5
+        assert np.abs(expected - scorer.probabilities_many(texts)).max() < 1e-5
+        assert scorer.probabilities_many([]).shape == (0, len(scorer.labels))
+        assert (
+            np.abs(
+                scorer.probabilities_many(["", "   "]) - pipeline.predict_proba(["", "   "])
+            ).max()
+            < 1e-5
+        )
+
+    def test_shipped_model_equals_sklearn_with_its_weights(self) -> None:
+        """The bundled arrays, put back into a scikit-learn pipeline, score dev the same."""
+        model = load_model()
+        texts = [model_text(r.as_input()) for r in load_dataset(ROOT / "data/labelled/dev")]
+        expected = model.weights.to_pipeline().predict_proba(texts)
+        assert np.abs(expected - model.scorer.probabilities_many(texts)).max() < 1e-5
+
+    def test_saved_and_loaded_weights_score_the_same(
+        self, fitted: tuple[Any, list[str]], tmp_path: Path
+    ) -> None:
+        pipeline, texts = fitted
+        weights = Weights.from_pipeline(pipeline)
+        weights.save(tmp_path / "m.npz", {"version": "t"})
+        loaded, metadata = Weights.load(tmp_path / "m.npz")
+        assert metadata == {"version": "t"} and loaded.labels == weights.labels
+        assert np.array_equal(
+            Scorer(weights).probabilities_many(texts), Scorer(loaded).probabilities_many(texts)
+        )
+
+    def test_shipped_model_loads_fast_without_scikit_learn(self) -> None:
+        """A fresh interpreter loads the bundled model and classifies without importing sklearn
+        or unpickling anything (the load time itself is measured by bench/classify.py)."""
+        code = (
+            "import sys; from tidings.classifiers.local import LocalClassifier;"
+            "from tidings.classifiers.types import ClassifyContext, EmailInput;"
+            "r = LocalClassifier().classify(EmailInput(subject='', text='Where is my order? It has not arrived yet', "
+            "sender_kind='customer'), "
+            "ClassifyContext()); print(r.label, 'sklearn' in sys.modules, 'joblib' in sys.modules)"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        assert out.split() == ["wismo", "False", "False"]
+
+    def test_a_file_that_is_not_a_model_is_a_clear_error(self, tmp_path: Path) -> None:
+        bad = tmp_path / "bad.npz"
+        bad.write_bytes(b"not a model")
+        with pytest.raises(ConfigError, match="not a Tidings model"):
+            load_model(bad)
+        pickled = tmp_path / "pickled.npz"
+        np.savez(pickled, meta=np.array([object()], dtype=object))
+        with pytest.raises(ConfigError, match="not a Tidings model"):
+            load_model(pickled)
 
 
 class TestThresholds:

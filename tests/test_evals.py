@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tidings.classifiers.archiving import archives
 from tidings.classifiers.taxonomy import load_taxonomy
 from tidings.classifiers.types import Classification, ClassifyContext, EmailInput
 from tidings.evals.dataset import LabelledEmail, load_dataset
 from tidings.evals.metrics import summarise
 from tidings.evals.report import compare, write_html
-from tidings.evals.runner import ERROR_LABEL, run
+from tidings.evals.runner import ERROR_LABEL, Outcome, run
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tidings" / "demo" / "emails"
@@ -142,7 +145,12 @@ class TestCli:
         result = tidings(
             "eval", "--compare", str(tmp_path / "a.json"), "--compare", str(tmp_path / "b.json")
         )
-        assert result.returncode == 0 and "regressed: accuracy" in result.stdout
+        assert result.returncode == 1, result.stderr
+        assert "regressed beyond the margin of 0.01: accuracy" in result.stderr
+        same = tidings(
+            "eval", "--compare", str(tmp_path / "a.json"), "--compare", str(tmp_path / "a.json")
+        )
+        assert same.returncode == 0 and "no headline metric regressed" in same.stdout
 
     def test_html_report(self, tmp_path: Path) -> None:
         """The HTML page has the heat map and the curve."""
@@ -199,3 +207,60 @@ def test_field_scores_ignore_case_spaces_and_hash() -> None:
     assert _same_value("kap-240311", "KAP-240311")
     assert not _same_value("58702", "58703")
     assert not _same_value("58702", None)
+
+
+class TestArchivingPolicy:
+    """The one rule the agent and the evals share for closing mail unseen."""
+
+    @pytest.mark.parametrize(
+        ("label", "confidence", "review", "kind", "archived"),
+        [
+            ("other", 0.99, False, "customer", True),
+            ("other", 0.90, False, "customer", False),  # a customer: only when very sure
+            ("other", 0.75, False, "carrier", True),
+            ("other", 0.70, False, "carrier", False),  # business mail: only from 0.75
+            ("other", 0.99, True, "carrier", False),  # flagged for review: never
+            ("wismo", 0.99, False, "customer", False),  # a request is never archived
+        ],
+    )
+    def test_rule(
+        self, label: str, confidence: float, review: bool, kind: str, archived: bool
+    ) -> None:
+        assert (
+            archives(
+                label,
+                confidence,
+                needs_review=review,
+                sender_kind=kind,
+                customer_min_confidence=0.97,
+            )
+            is archived
+        )
+
+    def test_silently_archived_counts_lost_requests_only(self) -> None:
+        def outcome(truth: str, predicted: str, confidence: float, kind: str) -> Outcome:
+            return Outcome(
+                id=f"{truth}-{kind}-{confidence}",
+                truth=truth,
+                predicted=predicted,
+                confidence=confidence,
+                needs_review=False,
+                latency_ms=1.0,
+                sender_kind=kind,
+            )
+
+        report = summarise(
+            [
+                outcome("wismo", "other", 0.99, "customer"),  # lost
+                outcome("carrier_delay", "other", 0.8, "carrier"),  # lost
+                outcome("carrier_delay", "other", 0.7, "carrier"),  # reviewed: not lost
+                outcome("wismo", "other", 0.9, "customer"),  # reviewed: not lost
+                outcome("other", "other", 0.99, "customer"),  # right
+            ],
+            labels=["wismo", "carrier_delay", "other"],
+        )
+        assert report["silently_archived"]["count"] == 2
+        assert {r["truth"] for r in report["silently_archived"]["records"]} == {
+            "wismo",
+            "carrier_delay",
+        }

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from tidings.resolvers.contacts import e164, normalise_email
 from tidings.resolvers.order_api import CustomerView
+from tidings.store.base import utcnow
 from tidings.store.enums import ChannelKind
 from tidings.store.models import BrandRow, Customer, CustomerConsent
 
@@ -38,23 +39,34 @@ def customer_for(session: Session, brand: BrandRow, view: CustomerView) -> Custo
 
 
 def sender_customer(
-    session: Session, brand: BrandRow, address: str, name: str | None, language: str
+    session: Session,
+    brand: BrandRow,
+    address: str,
+    name: str | None,
+    language: str,
+    *,
+    phone: str | None = None,
+    medium: ChannelKind = ChannelKind.EMAIL,
 ) -> Customer:
-    """The customer row for someone who wrote to us and named no order."""
-    email = normalise_email(address) or address.strip().lower()
-    found = _find(session, brand, email, None)
+    """The customer row for someone who wrote to us (by email, or by WhatsApp/SMS from
+    ``phone``) and named no order."""
+    email = (normalise_email(address) or address.strip().lower()) if address else None
+    number = e164(phone) if phone else None
+    found = _find(session, brand, email, number)
     if found is not None:
         return found
     customer = Customer(
         brand_id=brand.id,
-        name=name or email.partition("@")[0],
+        name=name or (email.partition("@")[0] if email else number or "customer"),
         email=email,
+        phone=number,
         language=language,
-        channel_order=[ChannelKind.EMAIL.value],
+        channel_order=[medium.value],
+        # They just wrote on WhatsApp: the 24-hour window for free-text answers is open.
+        last_inbound_whatsapp_at=utcnow() if medium is ChannelKind.WHATSAPP else None,
     )
-    customer.consents.append(
-        CustomerConsent(channel=ChannelKind.EMAIL, opted_in=True, source="wrote to us")
-    )
+    # Answering on the medium they wrote on needs no opt-in; speaking first later would.
+    customer.consents.append(CustomerConsent(channel=medium, opted_in=True, source="wrote to us"))
     session.add(customer)
     session.flush()
     return customer

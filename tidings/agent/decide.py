@@ -4,8 +4,8 @@ An auto-action needs every one of: the classifier sure (its per-category thresho
 the brand's), the brand's policy allowing the category, a resolver for it, no kill switch
 (global, brand or category) engaged, and the brand under its hourly auto-action limit. The
 resolver then adds its own guards (a matched order, the sender being its customer...). Archiving
-is an action too: a customer's email is archived as "no exception" only when the model is very
-sure; otherwise a person looks.
+is an action too (tidings/classifiers/archiving.py): "no exception" is archived only when the
+classifier is sure, and a customer's email only when it is very sure; otherwise a person looks.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from tidings.agent.facts import facts
 from tidings.agent.runtime import Agent, add_event, node, runtime
 from tidings.agent.state import CaseRun, Decision, TrailLine
+from tidings.classifiers.archiving import archives
 from tidings.classifiers.taxonomy import OTHER
 from tidings.store.enums import CaseState
 from tidings.store.models import Case, HumanLabel, KillSwitch
@@ -55,10 +56,18 @@ def _reasons(agent: Agent, session: Session, sender_kind: str, state: CaseRun) -
     """Every reason a person must look; none means the agent may act."""
     relabelled = state.decision is not None and state.decision.action == "relabel"
     if state.category == OTHER:
-        sure = state.confidence >= agent.settings.archive_min_confidence
-        if sender_kind == "customer" and not (sure or relabelled):
-            return [f"a customer's email read as no exception at {state.confidence:.2f}"]
-        return []
+        sure = archives(
+            OTHER,
+            state.confidence,
+            needs_review=state.needs_review,
+            sender_kind=sender_kind,
+            customer_min_confidence=agent.settings.archive_min_confidence,
+            other_min_confidence=agent.settings.archive_min_confidence_others,
+        )
+        if sure or relabelled:
+            return []
+        who = "a customer's email" if sender_kind == "customer" else "the email"
+        return [f"{who} read as no exception at {state.confidence:.2f}, not sure enough to archive"]
     reasons = []
     if state.needs_review and not relabelled:
         reasons.append(f"the classifier is unsure ({state.confidence:.2f})")

@@ -33,6 +33,9 @@ class EmailFacts:
     references: list[str] = field(default_factory=list)
     phone: str | None = None
     disowned: bool = False  # the From domain failed authentication: not the customer's word
+    medium: str = "email"  # or whatsapp / sms: a chat message, answered where it was written
+    answers_notification: int | None = None  # chat: our message it replies to
+    answers_notice: str | None = None  # and that message's event
 
     def as_input(self) -> EmailInput:
         """What the classifier (and the drafter) read."""
@@ -44,6 +47,8 @@ class EmailFacts:
             sender_kind=kind,
             language=self.language,
             sent_on=self.sent_on,
+            medium=self.medium,
+            answers_notice=self.answers_notice,
         )
 
 
@@ -53,11 +58,12 @@ def load_facts(session: Session, email_id: int) -> EmailFacts:
     parsed: dict[str, Any] = email.parsed or {}
     sent = parsed.get("date")
     kind = email.sender_kind if email.sender_kind in SENDER_KINDS else "unknown"
+    chat = email.medium != "email"
     return EmailFacts(
         id=email.id,
         brand_id=email.brand_id,
         message_id=email.message_id,
-        sender=email.sender,
+        sender=None if chat else email.sender,  # a chat sender is a phone number, not an address
         sender_kind=kind or "unknown",
         language=email.language,
         subject=parsed.get("subject") or email.subject or "",
@@ -67,6 +73,9 @@ def load_facts(session: Session, email_id: int) -> EmailFacts:
         references=list(parsed.get("references") or []),
         phone=parsed.get("phone"),
         disowned=bool(parsed.get("sender_disowned")),
+        medium=email.medium,
+        answers_notification=parsed.get("answers_notification"),
+        answers_notice=parsed.get("answers_notice"),
     )
 
 

@@ -75,12 +75,15 @@ def match(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
 
 
 def _parent_case(work: Any, email: EmailFacts, case_id: int | None) -> Case | None:
-    """The case whose notice this email replies to (our notices' Message-IDs name it)."""
+    """The case whose notice this email replies to (our notices' Message-IDs name it; a chat
+    message answers our latest message to that number)."""
     ours = [
         int(found.group(1))
         for message_id in filter(None, [email.in_reply_to, *email.references])
         if (found := OUR_MESSAGE_ID.match(str(message_id)))
     ]
+    if email.answers_notification is not None:
+        ours.append(email.answers_notification)
     if not ours:
         return None
     with work.read() as session:
@@ -120,12 +123,13 @@ def _order(
         found = orders.find_order_by_tracking(tracking)
         if found is not None and (slug is None or found.brand == slug):
             return found
-    if email.sender_kind == "customer" and email.sender and not written:
-        mine = [
-            o
-            for o in orders.find_orders(email=email.sender)
-            if o.status in OPEN and (slug is None or o.brand == slug)
-        ]
+    if email.sender_kind == "customer" and (email.sender or email.phone) and not written:
+        found_orders = (
+            orders.find_orders(email=email.sender)
+            if email.sender
+            else orders.find_orders(phone=email.phone)
+        )
+        mine = [o for o in found_orders if o.status in OPEN and (slug is None or o.brand == slug)]
         return mine[0] if len(mine) == 1 else None
     return None
 

@@ -8,6 +8,7 @@ question we asked (an address confirmation, delivery days) closes that earlier c
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any
 
@@ -20,6 +21,7 @@ from tidings.agent.facts import facts
 from tidings.agent.runtime import Agent, add_event, node, runtime, set_case, write_trail
 from tidings.agent.state import CaseRun
 from tidings.channels.outbox import enqueue
+from tidings.channels.policy import recipient_for
 from tidings.logs import get_logger
 from tidings.resolvers.base import Notice
 from tidings.resolvers.notices import base_vars, current_shipment
@@ -35,9 +37,10 @@ CLOSED_BY_REPLY = {CaseState.AUTO_RESOLVED, CaseState.RESOLVED}
 def notify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     """Enqueue the notices and close (or park) the case."""
     agent, work = runtime(config)
-    sender = facts(config).sender
+    email = facts(config)
+    writer = Writer(email.sender, email.phone, email.medium)
     # Mail from a carrier or supplier makes us speak first; a customer's mail is answered.
-    proactive = facts(config).sender_kind in ("carrier", "supplier")
+    proactive = email.sender_kind in ("carrier", "supplier")
     notices = list(state.notices)
     closing = state.closing or CaseState.AUTO_RESOLVED
     resolution = state.resolution or "resolved"
@@ -47,7 +50,7 @@ def notify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     }
     decision = state.decision
     if decision is not None and decision.action in ("approve", "edit"):
-        reply, order = _reply(agent, work, state)
+        reply, order = _reply(agent, work, state, writer.channel)
         notices.append(reply)
         if order is not None:
             orders[order.number] = order
@@ -61,7 +64,7 @@ def notify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
         brand = session.get_one(BrandRow, state.brand_id)
         for item in notices:
             order = orders.get(item.order_number or "")
-            _enqueue(session, brand, case_id, state.language, item, order, sender, proactive)
+            _enqueue(session, brand, case_id, state.language, item, order, writer, proactive)
         closed_at = None if closing is CaseState.AWAITING_CUSTOMER else agent.clock()
         set_case(
             session,
@@ -92,8 +95,11 @@ def _order(agent: Agent, state: CaseRun, number: str) -> OrderView | None:
     return agent.orders.get_order(number)
 
 
-def _reply(agent: Agent, work: Any, state: CaseRun) -> tuple[Notice, OrderView | None]:
-    """The approved (or edited) draft as the brand's case_reply, to whoever wrote."""
+def _reply(
+    agent: Agent, work: Any, state: CaseRun, channel: ChannelKind
+) -> tuple[Notice, OrderView | None]:
+    """The approved (or edited) draft as the brand's case_reply, to whoever wrote, where they
+    wrote (email, WhatsApp or SMS)."""
     assert state.decision is not None  # noqa: S101 - the caller checked
     with work.read() as session:
         case = session.get_one(Case, state.case_id)
@@ -115,7 +121,7 @@ def _reply(agent: Agent, work: Any, state: CaseRun) -> tuple[Notice, OrderView |
         episode=f"decision-{state.decision.id}",
         order_number=order.number if order else None,
         variables=variables,
-        channel=ChannelKind.EMAIL,
+        channel=channel,
         language=language,
     )
     return notice, order
@@ -128,18 +134,30 @@ def _enqueue(
     language: str | None,
     notice: Notice,
     order: OrderView | None,
-    sender: str | None,
+    writer: Writer,
     proactive: bool,
 ) -> None:
-    """One outbox row: to the order's customer, or (a reply about no order) to the sender."""
+    """One outbox row: to the order's customer, or (a reply about no order) to the sender. An
+    answer to a chat message goes back on WhatsApp or SMS, where the customer wrote."""
     recipient = None
     if order is not None:
         customer = customer_for(session, brand, order.customer)
     else:
-        name, address = parseaddr(sender or "")
-        customer = sender_customer(session, brand, address, name or None, language or "en")
+        name, address = parseaddr(writer.address or "")
+        customer = sender_customer(
+            session,
+            brand,
+            address,
+            name or None,
+            language or "en",
+            phone=writer.phone,
+            medium=writer.channel,
+        )
         notice.variables["customer"] = {"name": customer.name}
-        recipient = customer.email
+        recipient = recipient_for(customer, notice.channel or writer.channel)
+    channel = notice.channel
+    if channel is None and writer.chat and not proactive and customer.phone:
+        channel = writer.channel
     local_order = (
         session.scalar(select(Order).where(Order.number == order.number)) if order else None
     )
@@ -153,11 +171,30 @@ def _enqueue(
         order=local_order,
         order_number=order.number if order else None,
         case_id=case_id,
-        channel=notice.channel,
+        channel=channel,
         recipient=recipient,
         language=notice.language or customer.language,
         proactive=proactive and notice.event != "case_reply",
     )
+
+
+@dataclass(frozen=True)
+class Writer:
+    """Who wrote the email or message the case answers, and on which medium."""
+
+    address: str | None
+    phone: str | None
+    medium: str
+
+    @property
+    def chat(self) -> bool:
+        """A WhatsApp or SMS message."""
+        return self.medium != "email"
+
+    @property
+    def channel(self) -> ChannelKind:
+        """Where an answer goes."""
+        return ChannelKind(self.medium)
 
 
 def _close_parent(session: Session, agent: Agent, case_id: int) -> None:

@@ -43,6 +43,7 @@ def resolve(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
         sender=email.sender,
         sender_kind=email.sender_kind,
         sender_verified=state.sender_verified,
+        sender_medium=email.medium,
         brand=brand,
         order=order,
         affected_orders=state.affected_orders,

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +30,7 @@ from tidings.channels.consent import keyword_consent, set_consent
 from tidings.channels.webhook_payloads import SendGridEvent, parse_events, row_id
 from tidings.config import BrandsFile
 from tidings.errors import WebhookPayloadError, WebhookSignatureError
+from tidings.inbox.chat import ChatMessage, store_chat_message
 from tidings.store.base import utcnow
 from tidings.store.enums import ChannelKind
 from tidings.store.models import BrandRow, Customer, Notification
@@ -92,23 +93,33 @@ def _twilio_error(form: dict[str, str]) -> str | None:
     return " ".join(part for part in (code, message) if part) or None
 
 
-def record_inbound(session: Session, brands: BrandsFile, form: dict[str, str]) -> None:
-    """A customer's message: STOP/START change consent, WhatsApp opens the 24-hour window."""
-    sender, to = form.get("From", ""), form.get("To", "")
-    kind = ChannelKind.WHATSAPP if sender.startswith("whatsapp:") else ChannelKind.SMS
-    phone = sender.removeprefix("whatsapp:")
-    brand_slugs = [b.slug for b in brands.brands if to in (b.senders.whatsapp, b.senders.sms)]
+def record_inbound(session: Session, brands: BrandsFile, form: dict[str, str]) -> int | None:
+    """A customer's message: STOP/START change consent, WhatsApp opens the 24-hour window, and
+    anything else is stored for the pipeline like an email (once per ``MessageSid``). Returns
+    the stored row's id, or None (a keyword, an empty message, or one Twilio sent before)."""
+    try:
+        message = ChatMessage.from_twilio(form)
+    except ValidationError as exc:
+        count = exc.error_count()
+        raise WebhookPayloadError(f"not a Twilio incoming message: {count} error(s)") from exc
+    kind = ChannelKind(message.medium)
+    brand_slugs = [
+        b.slug
+        for b in brands.brands
+        if message.to
+        in {(s or "").removeprefix("whatsapp:") for s in (b.senders.whatsapp, b.senders.sms)}
+    ]
     customers = session.scalars(
         select(Customer)
         .join(BrandRow, BrandRow.id == Customer.brand_id)
-        .where(Customer.phone == phone, BrandRow.slug.in_(brand_slugs))
+        .where(Customer.phone == message.phone, BrandRow.slug.in_(brand_slugs))
     ).all()
-    consent = keyword_consent(form.get("Body", ""))
+    consent = keyword_consent(message.body)
     for customer in customers:
         if kind is ChannelKind.WHATSAPP:
             customer.last_inbound_whatsapp_at = utcnow()
         if consent is not None:
-            source = f"{kind.value} reply {form.get('Body', '').strip()[:20]}"
+            source = f"{kind.value} reply {message.body.strip()[:20]}"
             set_consent(
                 session=session,
                 customer_id=customer.id,
@@ -116,6 +127,24 @@ def record_inbound(session: Session, brands: BrandsFile, form: dict[str, str]) -
                 opted_in=consent,
                 source=source,
             )
+    if consent is not None or not (message.body.strip() or message.media):
+        return None
+    # The brand whose number was written to; of several sharing one, the customer's.
+    brand_ids = {c.brand_id for c in customers}
+    brand = next(
+        (
+            row
+            for row in session.scalars(select(BrandRow).where(BrandRow.slug.in_(brand_slugs)))
+            if not brand_ids or row.id in brand_ids
+        ),
+        None,
+    )
+    return store_chat_message(
+        session,
+        message,
+        brand_id=brand.id if brand else None,
+        brand_slug=brand.slug if brand else None,
+    )
 
 
 # -- SendGrid --------------------------------------------------------------------------------

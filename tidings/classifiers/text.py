@@ -30,11 +30,17 @@ def unquoted(text: str) -> str:
 
 
 def model_text(email: EmailInput) -> str:
-    """Normalised subject + text with a sender-kind token in front."""
+    """Normalised subject + text with a sender-kind token in front; a chat message also gets its
+    medium and the notice it answers as tokens ("560038" answering "confirm your address" is an
+    address change; alone it is nothing)."""
     body = unquoted(email.text)
     text = f"{email.subject}\n{body}"[:MAX_CHARS].lower()
     text = _URL.sub(" httplink ", text)
     text = _EMAIL.sub(" emailaddr ", text)
     text = _DIGIT.sub("0", text)
     text = _SPACE.sub(" ", text)
-    return f"senderkind{email.sender_kind} {text}"
+    context = f"senderkind{email.sender_kind}"
+    if email.medium != "email":
+        notice = (email.answers_notice or "none").replace("_", "")
+        context += f" medium{email.medium} answers{notice}"
+    return f"{context} {text}"

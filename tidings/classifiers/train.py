@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from tidings.classifiers.fast import Scorer, Weights
 from tidings.classifiers.local import LocalModel
 from tidings.classifiers.sampling import keeps_public_row
 from tidings.classifiers.text import model_text
@@ -69,6 +70,15 @@ def _pipeline(config: TrainingConfig) -> Pipeline:
     )
 
 
+def fit_pipeline(
+    texts: Sequence[str], labels: np.ndarray, weights: np.ndarray, config: TrainingConfig
+) -> Pipeline:
+    """The scikit-learn pipeline fitted on all rows; the model keeps only its weights."""
+    pipeline = _pipeline(config)
+    pipeline.fit(texts, labels, model__sample_weight=weights)
+    return pipeline
+
+
 def select_training_rows(
     records: Sequence[LabelledEmail], config: TrainingConfig
 ) -> tuple[list[LabelledEmail], np.ndarray]:
@@ -98,9 +108,8 @@ def train(records: Sequence[LabelledEmail], config: TrainingConfig, *, version: 
         method="predict_proba",
         params={"model__sample_weight": weights},
     )
-    pipeline = _pipeline(config)
-    pipeline.fit(texts, labels, model__sample_weight=weights)
-    classes = list(pipeline.classes_)
+    fitted = Weights.from_pipeline(fit_pipeline(texts, labels, weights, config))
+    classes = fitted.labels
     own = [i for i, r in enumerate(rows) if r.source not in config.public_sources]
     predictions = [
         Prediction(predicted=classes[int(oof[i].argmax())], confidence=float(oof[i].max()), truth=r)
@@ -109,7 +118,8 @@ def train(records: Sequence[LabelledEmail], config: TrainingConfig, *, version: 
     thresholds = choose_thresholds(predictions, classes, target=config.target_precision)
     held_out = coverage_at(predictions, thresholds, target=config.target_precision)
     return LocalModel(
-        pipeline=pipeline,
+        scorer=Scorer(fitted),
+        weights=fitted,
         version=version,
         labels=classes,
         thresholds=thresholds,

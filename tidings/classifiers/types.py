@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from tidings.domain import Address
 
 SenderKind = Literal["customer", "carrier", "supplier", "unknown"]
+Medium = Literal["email", "whatsapp", "sms"]
 
 
 class EmailInput(BaseModel):
@@ -21,6 +22,12 @@ class EmailInput(BaseModel):
     sender_kind: SenderKind = "unknown"
     language: str | None = None
     sent_on: date | None = Field(default=None, description="resolves 'tomorrow', 'besok', 'kal'")
+    medium: Medium = "email"
+    answers_notice: str | None = Field(
+        default=None,
+        description="the event of our last notice to this customer that the message replies to "
+        "(a chat reply '560038' means one thing after 'confirm your address' and another alone)",
+    )
 
 
 class ClassifyContext(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tidings.cli import cases, db, emails, inbox, killswitch, outbox, users
+from tidings.cli import cases, db, emails, inbox, killswitch, model, outbox, users
 from tidings.cli.demo import demo
 from tidings.cli.eval import eval_command
 from tidings.cli.seed import seed
@@ -28,6 +28,7 @@ app.command("eval")(eval_command)
 app.add_typer(cases.app, name="cases")
 app.add_typer(emails.app, name="emails")
 app.add_typer(killswitch.app, name="killswitch")
+app.add_typer(model.app, name="model")
 app.add_typer(db.app, name="db")
 app.add_typer(inbox.app, name="inbox")
 app.add_typer(templates_app, name="templates")

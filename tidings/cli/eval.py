@@ -24,7 +24,8 @@ from tidings.cli.common import (
     progress_bar,
 )
 from tidings.evals.dataset import LabelledEmail, load_many
-from tidings.evals.report import compare, write_html, write_json
+from tidings.evals.promotion import DEFAULT_MARGIN
+from tidings.evals.report import compare, gate_failures, write_html, write_json
 from tidings.evals.runner import run
 
 FEW_SHOT = 8
@@ -83,7 +84,12 @@ def eval_command(
     ),
     limit: int | None = typer.Option(None, help="evaluate the first N rows only"),
     compare_with: list[Path] = typer.Option(
-        None, "--compare", help="compare two reports: --compare a.json --compare b.json"
+        None,
+        "--compare",
+        help="compare two reports: --compare a.json --compare b.json (exit 1 on a regression)",
+    ),
+    margin: float = typer.Option(
+        DEFAULT_MARGIN, help="--compare: how far a headline metric may fall before it regressed"
     ),
     whole_pipeline: bool = typer.Option(
         False,
@@ -93,7 +99,7 @@ def eval_command(
 ) -> None:
     """Run a classifier over labelled emails and write the report."""
     if compare_with:
-        _compare(compare_with)
+        _compare(compare_with, margin)
         return
     if not dataset:
         fail("give --dataset (or --compare a.json --compare b.json)")
@@ -137,18 +143,31 @@ def _print_summary(report: dict[str, Any], output: Path) -> None:
         "latency p50 / p95 ms", f"{report['latency_ms']['p50']} / {report['latency_ms']['p95']}"
     )
     table.add_row("llm calls / cost", f"{report['llm_calls']} / ${report['cost_usd']}")
+    table.add_row("llm calls per email (asked or would be)", str(report["llm_calls_per_email"]))
+    table.add_row("silently archived requests", str(report["silently_archived"]["count"]))
     table.add_row("errors", str(report["errors"]["count"]))
     for lang, stats in report["per_language"].items():
         table.add_row(f"accuracy ({lang})", f"{stats['accuracy']} (n={stats['n']})")
     console.print(table)
 
 
-def _compare(paths: list[Path]) -> None:
+def _compare(paths: list[Path], margin: float) -> None:
     if len(paths) != 2:
         fail("--compare takes exactly two reports: --compare before.json --compare after.json")
     before, after = (json.loads(p.read_text()) for p in paths)
-    rows = compare(before, after)
-    table = Table(title=f"{paths[0]} → {paths[1]}")
+    rows = compare(before, after, tolerance=margin)
+    console.print(comparison_table(rows, f"{paths[0]} → {paths[1]}"))
+    failures = gate_failures(rows)
+    informative = [r["metric"] for r in rows if r["regressed"] and not r["gates"]]
+    console.print(f"worse, for information: {', '.join(informative) or 'nothing'}")
+    if failures:
+        fail(f"regressed beyond the margin of {margin}: {', '.join(failures)}", code=1)
+    console.print(f"no headline metric regressed beyond the margin of {margin}")
+
+
+def comparison_table(rows: list[dict[str, Any]], title: str) -> Table:
+    """Metrics before and after, regressions in red."""
+    table = Table(title=title)
     for column in ("metric", "before", "after", "delta"):
         table.add_column(column)
     for row in rows:
@@ -160,9 +179,7 @@ def _compare(paths: list[Path]) -> None:
             f"{row['delta']:+.4f}",
             style=style,
         )
-    console.print(table)
-    regressed = [r["metric"] for r in rows if r["regressed"]]
-    console.print(f"regressed: {', '.join(regressed) if regressed else 'nothing'}")
+    return table
 
 
 def _pipeline_eval(dataset: list[Path], built: Classifier, output: Path, limit: int | None) -> None:

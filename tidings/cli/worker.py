@@ -9,6 +9,7 @@ from types import FrameType
 import typer
 
 from tidings.agent.build import pipeline, prune_closed
+from tidings.classifiers.versions import follow_promotions
 from tidings.cli.common import (
     console,
     errors_as_exit,
@@ -34,12 +35,18 @@ def worker(
             timedelta(hours=1),
             lambda: prune_closed(settings.database_url, sessions, keep),
         )
+        # A model promoted with `tidings model promote` reaches every worker within a minute.
+        serve_promoted = Periodic(
+            "serve the promoted model",
+            timedelta(minutes=1),
+            lambda: follow_promotions(built.agent.classifier, sessions),
+        )
         runner = Worker(
             session_factory=sessions,
             steps=built.steps,
             lease_for=timedelta(seconds=settings.worker.lease_seconds),
             heartbeat_every=settings.worker.heartbeat_seconds,
-            periodic=[prune],
+            periodic=[prune, serve_promoted],
         )
         if once:
             report = runner.run_until_idle()

@@ -239,6 +239,12 @@ class AgentSettings(BaseModel):
         le=1,
         description="a customer's email is archived as 'other' only this sure; else reviewed",
     )
+    archive_min_confidence_others: float = Field(
+        default=0.75,
+        ge=0,
+        le=1,
+        description="a carrier's, supplier's or unknown sender's mail: archived only this sure",
+    )
     checkpoint_retention_days: float = Field(
         default=7.0, ge=0, description="checkpoints of cases closed this long ago are pruned"
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tidings.classifiers.types import EmailInput, SenderKind
+from tidings.classifiers.types import EmailInput, Medium, SenderKind
 from tidings.errors import ConfigError
 
 
@@ -30,6 +30,10 @@ class LabelledEmail(BaseModel):
     label: str
     fields: dict[str, Any] = Field(default_factory=dict)
     date: dt.date | None = None
+    channel: Medium = "email"
+    in_reply_to: str | None = Field(
+        default=None, description="chat records: the event of the shop's notice this answers"
+    )
 
     def as_input(self) -> EmailInput:
         """What a classifier gets: everything but the answer."""
@@ -40,6 +44,8 @@ class LabelledEmail(BaseModel):
             sender_kind=self.sender_kind,
             language=self.language,
             sent_on=self.date,
+            medium=self.channel,
+            answers_notice=self.in_reply_to,
         )
 
 

@@ -9,7 +9,10 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
+from tidings.classifiers.archiving import archives
+from tidings.classifiers.taxonomy import OTHER
 from tidings.classifiers.thresholds import Prediction, choose_thresholds, coverage_at
+from tidings.config.settings import AgentSettings
 from tidings.evals.runner import ERROR_LABEL, Outcome
 
 SCORED_FIELDS = ("order_id", "tracking_number", "requested_date")
@@ -113,8 +116,39 @@ def _same_value(truth: str, predicted: object) -> bool:
     return predicted is not None and norm(str(predicted)) == norm(truth)
 
 
+def _silently_archived(
+    outcomes: Sequence[Outcome], customer_min: float, others_min: float
+) -> dict[str, Any]:
+    """Requests (truth is not ``other``) the shipped policy would archive unseen."""
+    lost = [
+        o
+        for o in outcomes
+        if o.truth != OTHER
+        and archives(
+            o.predicted,
+            o.confidence,
+            needs_review=o.needs_review,
+            sender_kind=o.sender_kind,
+            customer_min_confidence=customer_min,
+            other_min_confidence=others_min,
+        )
+    ]
+    return {
+        "count": len(lost),
+        "records": [
+            {"id": o.id, "truth": o.truth, "confidence": round(o.confidence, 3)} for o in lost
+        ],
+        "policy": f"other, not for review, at >= {customer_min} (customers), {others_min} (others)",
+    }
+
+
 def summarise(
-    outcomes: Sequence[Outcome], *, labels: list[str], target_precision: float = 0.98
+    outcomes: Sequence[Outcome],
+    *,
+    labels: list[str],
+    target_precision: float = 0.98,
+    customer_archive_min: float = AgentSettings().archive_min_confidence,
+    others_archive_min: float = AgentSettings().archive_min_confidence_others,
 ) -> dict[str, Any]:
     """The whole report (JSON-ready)."""
     if not outcomes:
@@ -146,7 +180,10 @@ def summarise(
             "p95": round(float(np.percentile(latencies, 95)), 3),
             "mean": round(float(np.mean(latencies)), 3),
         },
+        "silently_archived": _silently_archived(outcomes, customer_archive_min, others_archive_min),
         "llm_calls": sum(o.llm_calls for o in outcomes),
+        # Per email, the LLM asked, or that would be asked were one configured (local unsure).
+        "llm_calls_per_email": round(sum(o.asks_llm for o in outcomes) / len(outcomes), 4),
         "cost_usd": round(sum(o.cost_usd for o in outcomes), 6),
         "cost_usd_per_email": round(sum(o.cost_usd for o in outcomes) / len(outcomes), 8),
         "errors": {

@@ -63,22 +63,29 @@ def write_html(report: dict[str, Any], path: Path, *, title: str) -> None:
     path.write_text(html, encoding="utf-8")
 
 
+GATING = ("accuracy", "macro_f1", "coverage", "silently_archived")
+
+
 def compare(
     before: dict[str, Any], after: dict[str, Any], *, tolerance: float = 0.005
 ) -> list[dict[str, Any]]:
-    """Every metric in both reports with its change; ``regressed`` when it fell beyond tolerance."""
+    """Every metric in both reports with its change; ``regressed`` when it fell beyond tolerance.
+    ``gates`` marks the headline metrics a promotion is judged on; per-label and per-language
+    rows inform (one email moves a small label's F1 by more than any sensible margin)."""
     rows: list[dict[str, Any]] = []
 
-    def add(name: str, a: float | None, b: float | None) -> None:
+    def add(name: str, a: float | None, b: float | None, *, lower_is_better: bool = False) -> None:
         if a is None or b is None:
             return
+        worse = b > a if lower_is_better else b < a - tolerance
         rows.append(
             {
                 "metric": name,
                 "before": a,
                 "after": b,
                 "delta": round(b - a, 4),
-                "regressed": b < a - tolerance,
+                "regressed": worse,
+                "gates": name in GATING,
             }
         )
 
@@ -89,6 +96,13 @@ def compare(
         before["coverage_at_precision"]["coverage"],
         after["coverage_at_precision"]["coverage"],
     )
+    if "silently_archived" in before and "silently_archived" in after:
+        add(
+            "silently_archived",
+            before["silently_archived"]["count"],
+            after["silently_archived"]["count"],
+            lower_is_better=True,  # any request lost that was not lost before is a regression
+        )
     for label, stats in before["per_label"].items():
         add(f"f1[{label}]", stats["f1"], after["per_label"].get(label, {}).get("f1"))
     for lang, stats in before["per_language"].items():
@@ -98,3 +112,8 @@ def compare(
             after["per_language"].get(lang, {}).get("accuracy"),
         )
     return rows
+
+
+def gate_failures(rows: list[dict[str, Any]]) -> list[str]:
+    """The headline metrics that regressed."""
+    return [r["metric"] for r in rows if r["gates"] and r["regressed"]]

@@ -29,6 +29,11 @@ class Outcome(BaseModel):
     language: str | None = None
     latency_ms: float
     llm_calls: int = 0
+    asks_llm: bool = Field(
+        default=False,
+        description="the LLM was asked, or would be were one configured (the local model unsure)",
+    )
+    sender_kind: str = "unknown"
     cost_usd: float = 0.0
     error: str | None = None
     fields_truth: dict[str, Any] = Field(default_factory=dict)
@@ -44,6 +49,7 @@ def run(
 ) -> list[Outcome]:
     """Classify every record; never stops on a failure."""
     context = context or ClassifyContext()
+    has_llm = getattr(classifier, "llm", None) is not None or classifier.name == "llm"
     outcomes = []
     for record in records:
         started = time.perf_counter()
@@ -59,6 +65,8 @@ def run(
                 language=record.language,
                 latency_ms=latency,
                 llm_calls=result.usage.llm_calls,
+                asks_llm=result.usage.llm_calls > 0 or (not has_llm and result.needs_review),
+                sender_kind=record.sender_kind,
                 cost_usd=result.usage.cost_usd,
                 error="; ".join(result.errors) or None,
                 fields_truth=record.fields,
@@ -70,6 +78,7 @@ def run(
                 truth=record.label,
                 predicted=ERROR_LABEL,
                 language=record.language,
+                sender_kind=record.sender_kind,
                 latency_ms=(time.perf_counter() - started) * 1000,
                 error=f"{type(exc).__name__}: {exc}",
                 fields_truth=record.fields,

@@ -91,6 +91,13 @@ class ParsedEmail(BaseModel):
         default=False, description="the From domain failed DMARC (or SPF and DKIM) on receipt"
     )
     warnings: list[str] = Field(default_factory=list)
+    # Chat messages (WhatsApp, SMS) are stored like email; these say what email has no field for.
+    medium: Literal["email", "whatsapp", "sms"] = "email"
+    phone: str | None = Field(default=None, description="a chat sender's E.164 number")
+    answers_notification: int | None = Field(
+        default=None, description="our notification the chat message replies to (threading)"
+    )
+    answers_notice: str | None = Field(default=None, description="that notification's event")
 
 
 class _Body(BaseModel):

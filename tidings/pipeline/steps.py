@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from tidings.config.brands import BrandsFile
 from tidings.config.settings import InboxSettings
+from tidings.inbox.chat import parse_chat
 from tidings.inbox.parse import parse_email
 from tidings.patterns import Pattern
 from tidings.pipeline.work import Work
@@ -56,9 +57,9 @@ class Step:
 
 
 def parse_step(brands: BrandsFile, inbox: InboxSettings) -> Step:
-    """received -> parsed: decode the raw email into a ``ParsedEmail`` stored on the row, and
-    fill the row's sender, subject, language and sender kind. Unreadable mail raises
-    ``InboxError`` and is quarantined with the reason."""
+    """received -> parsed: decode the raw email (or chat message) into a ``ParsedEmail`` stored
+    on the row, and fill the row's sender, subject, language and sender kind. Unreadable mail
+    raises ``InboxError`` and is quarantined with the reason."""
     from tidings.inbox.patterns import compile_patterns  # imported here: keeps edits local
     from tidings.inbox.sender import SenderLists
     from tidings.store.models import BrandRow
@@ -84,6 +85,11 @@ def parse_step(brands: BrandsFile, inbox: InboxSettings) -> Step:
         return by_brand.get(slugs[brand_id], every_brand)
 
     def handle(session: Session, email: InboundEmail, _prepared: None) -> EmailState:
+        if email.medium != "email":  # a WhatsApp or SMS message: no MIME, a thread to find
+            parsed = parse_chat(session, email.raw, email.brand_id)
+            email.parsed = parsed.model_dump(mode="json")
+            email.language, email.sender_kind = parsed.language, parsed.sender_kind
+            return EmailState.PARSED
         parsed = parse_email(
             email.raw,
             order_id_patterns=patterns_for(session, email.brand_id),

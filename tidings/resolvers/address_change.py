@@ -5,7 +5,7 @@ from __future__ import annotations
 from tidings.domain import Address
 from tidings.resolvers.addresses import complete, validate
 from tidings.resolvers.base import Resolution, ResolveContext, register
-from tidings.resolvers.guards import order_and_owner
+from tidings.resolvers.guards import identity_strong_enough, order_and_owner
 from tidings.resolvers.notices import notice
 
 
@@ -21,6 +21,8 @@ class AddressChange:
         order = order_and_owner(ctx)
         if order is None:
             return ctx.escalate("the order or the sender could not be verified")
+        if not identity_strong_enough(ctx):
+            return ctx.escalate("an address change by SMS is confirmed by a person")
         if not ctx.guard("order not yet shipped", order.unshipped, order.status.value):
             return ctx.escalate(f"the order is {order.status.value}: the carrier must redirect it")
         written = ctx.fields.get("new_address")

@@ -80,6 +80,7 @@ class ResolveContext:
     text: str
     help_url: str
     reschedule_options: int = 3
+    sender_medium: str = "email"  # whatsapp / sms: a chat message
     guards: list[Guard] = field(default_factory=list)
 
     def shipments(self, order: OrderView) -> list[ShipmentView]:

@@ -17,6 +17,15 @@ def order_and_owner(ctx: ResolveContext) -> OrderView | None:
     return ctx.order
 
 
+def identity_strong_enough(ctx: ResolveContext) -> bool:
+    """Where a parcel goes changes only on a sender we can trust: an SMS sender id can be forged
+    (WhatsApp numbers and authenticated email cannot be as easily), so an SMS never redirects an
+    order on its own; a person confirms it. Answers go to the order's customer, so telling status
+    over SMS discloses nothing to a forger."""
+    strong = ctx.sender_medium != "sms"
+    return ctx.guard("the sender's channel proves who they are", strong, ctx.sender_medium)
+
+
 def order_matched(ctx: ResolveContext) -> OrderView | None:
     """The matched order (carrier and supplier mail: the sender is not the customer)."""
     if not ctx.guard("order matched", ctx.order is not None, ctx.fields.get("order_id") or ""):

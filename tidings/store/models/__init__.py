@@ -7,6 +7,7 @@ from tidings.store.models.channels import DeliveryEvent, WhatsAppApproval, Whats
 from tidings.store.models.customers import BrandRow, Customer, CustomerConsent
 from tidings.store.models.emails import InboundEmail
 from tidings.store.models.mailboxes import MailboxSyncState
+from tidings.store.models.models import ClassifierModel, ModelPromotion
 from tidings.store.models.notifications import Notification
 from tidings.store.models.orders import Order, OrderLine, PurchaseOrder, Shipment, TrackingEvent
 from tidings.store.models.switches import KillSwitch
@@ -20,6 +21,7 @@ __all__ = [
     "BrandRow",
     "Case",
     "CaseEvent",
+    "ClassifierModel",
     "Customer",
     "CustomerConsent",
     "DeliveryEvent",
@@ -28,6 +30,7 @@ __all__ = [
     "KillSwitch",
     "LoginAttempt",
     "MailboxSyncState",
+    "ModelPromotion",
     "Notification",
     "Order",
     "OrderLine",

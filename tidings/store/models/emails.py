@@ -47,3 +47,9 @@ class InboundEmail(IdMixin, TimestampMixin, WorkItemMixin, Base):
     parsed: Mapped[dict[str, Any] | None] = mapped_column(default=None, doc="ParsedEmail as JSON")
     language: Mapped[str | None] = mapped_column(String(8))
     sender_kind: Mapped[str | None] = mapped_column(String(16))
+    medium: Mapped[str] = mapped_column(
+        String(16),
+        default="email",
+        server_default="email",
+        doc="email, or whatsapp/sms for a chat message (raw is then the provider's JSON)",
+    )

@@ -44,10 +44,11 @@ def webhooks_router(settings: Settings) -> APIRouter:
 
     @router.post("/webhooks/twilio/inbound")
     async def twilio_inbound(request: Request) -> Response:
-        """A customer's message: STOP/START and the WhatsApp window; answers with empty TwiML."""
+        """A customer's message: STOP/START, the WhatsApp window, and any other message stored
+        for the pipeline like an email; answers with empty TwiML."""
         with _as_http():
             form = await _twilio_form(request, settings)
-        with transaction(write_sessions(request)) as session:
+        with _as_http(), transaction(write_sessions(request)) as session:
             hooks.record_inbound(session, brands(), form)
         return Response(EMPTY_TWIML, media_type="text/xml")
 
