@@ -32,6 +32,8 @@ SHOTS = (
     ("dashboard-phone.png", "ops", "/", PHONE),
     ("users.png", "admin", "/users", DESKTOP),
     ("killswitch.png", "admin", "/killswitch", DESKTOP),
+    ("templates.png", "kapas-manager", "/templates", DESKTOP),
+    ("template-editor.png", "kapas-manager", "/templates/kapas/shipped/whatsapp/hi", DESKTOP),
     ("forbidden.png", "ops", "/users", DESKTOP),
     ("queue.png", "ops", "/queue", DESKTOP),
     ("case.png", "ops", "/cases/{case}", DESKTOP),

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tests.factories import brand_rows
 from tidings.config import BrandsFile
-from tidings.errors import TemplateError, TemplateValidationError
+from tidings.errors import TemplateConflictError, TemplateError, TemplateValidationError
 from tidings.store.db import SessionFactory, transaction
 from tidings.store.enums import ChannelKind, TemplateStatus
 from tidings.store.models import Template, TemplateVersion
@@ -88,6 +88,42 @@ class TestVersions:
                 store.publish(session=session, key=key(), version=saved.version.version)
             with pytest.raises(TemplateError, match="roll back to it instead"):
                 store.publish(session=session, key=key(), version=1)
+
+    def test_saving_the_newest_text_again_adds_nothing(self, seeded: SessionFactory) -> None:
+        """A form posted twice is one version: the second save returns the first, uncreated."""
+        with transaction(seeded) as session:
+            first = store.save_draft(session=session, key=key(), body=body("Hi"), author="m")
+            again = store.save_draft(session=session, key=key(), body=body("Hi"), author="m")
+            history = store.history(session=session, key=key())
+        assert (first.created, again.created) == (True, False)
+        assert again.version.id == first.version.id and len(history) == 1
+
+    def test_a_save_from_a_stale_version_is_a_conflict(self, seeded: SessionFactory) -> None:
+        """An edit that began from v1 while v2 landed is refused, naming v2 and its author."""
+        with transaction(seeded) as session:
+            store.save_draft(session=session, key=key(), body=body("Hi"), author="meera")
+            store.save_draft(
+                session=session, key=key(), body=body("Hey"), author="ravi", base_version=1
+            )
+            with pytest.raises(TemplateConflictError, match="has v2 by ravi"):
+                store.save_draft(
+                    session=session, key=key(), body=body("Yo"), author="meera", base_version=1
+                )
+            on_top = store.save_draft(
+                session=session, key=key(), body=body("Yo"), author="meera", base_version=2
+            )
+        assert on_top.version.version == 3
+
+    def test_a_replayed_rollback_adds_nothing(self, seeded: SessionFactory) -> None:
+        """Rolling back to a text that is already published returns the published version."""
+        with transaction(seeded) as session:
+            for word in ("Hi", "Hello"):
+                saved = store.save_draft(session=session, key=key(), body=body(word), author="m")
+                store.publish(session=session, key=key(), version=saved.version.version)
+            first = store.rollback(session=session, key=key(), to_version=1, author="lead")
+            second = store.rollback(session=session, key=key(), to_version=1, author="lead")
+            third = store.rollback(session=session, key=key(), to_version=3, author="lead")
+        assert first.version == second.version == third.version == 3
 
     def test_diff_between_versions(self, seeded: SessionFactory) -> None:
         """A unified diff with who and when in its header."""

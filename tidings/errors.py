@@ -86,6 +86,15 @@ class TemplateRenderError(TemplateError):
         self.name = name
 
 
+class TemplateNotFoundError(TemplateError):
+    """No such brand, template slot or version."""
+
+
+class TemplateConflictError(TemplateError):
+    """The change clashes with the slot as it is now: a version saved by someone else since the
+    edit began, or an archived version asked to be published."""
+
+
 class TemplateValidationError(TemplateError):
     """A template failed validation on save; ``issues`` lists each problem with its line and fix."""
 

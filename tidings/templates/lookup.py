@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from tidings.config.brands import Brand
@@ -31,10 +31,14 @@ def fallback_chain(brand: Brand | None, language: str) -> list[tuple[str | None,
 
 
 def candidates(
-    *, session: Session, brand: Brand, event: str, channel: ChannelKind, language: str
+    *, session: Session, brand: Brand | None, event: str, channel: ChannelKind, language: str
 ) -> list[Candidate]:
-    """The published versions on the fallback chain, in chain order (one query)."""
+    """The published versions on the fallback chain, in chain order (one query); ``brand``
+    None walks the default copy's chain alone."""
     chain = fallback_chain(brand, language)
+    scope: ColumnElement[bool] = Template.brand_id.is_(None)
+    if brand is not None:
+        scope = (BrandRow.slug == brand.slug) | scope
     rows = session.execute(
         select(BrandRow.slug, Template.language, TemplateVersion)
         .join(TemplateVersion, TemplateVersion.template_id == Template.id)
@@ -43,7 +47,7 @@ def candidates(
             Template.event == event,
             Template.channel == channel,
             Template.language.in_({lang for _, lang in chain}),
-            (BrandRow.slug == brand.slug) | Template.brand_id.is_(None),
+            scope,
             TemplateVersion.status == TemplateStatus.PUBLISHED,
         )
     ).all()

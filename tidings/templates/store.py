@@ -16,9 +16,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tidings.config.brands import Brand
-from tidings.errors import TemplateError, TemplateValidationError
+from tidings.errors import (
+    TemplateConflictError,
+    TemplateNotFoundError,
+    TemplateValidationError,
+)
 from tidings.store.enums import ChannelKind, TemplateStatus
-from tidings.store.models import BrandRow, Template, TemplateVersion
+from tidings.store.models import AuditEntry, BrandRow, Template, TemplateVersion
 from tidings.templates.contract import DEFAULT_SCOPE, EVENTS, LANGUAGES
 from tidings.templates.lookup import published_slots
 from tidings.templates.validate import Issue, errors, validate_template
@@ -72,10 +76,12 @@ class VersionInfo(BaseModel):
 
 
 class SaveResult(BaseModel):
-    """A saved version and the warnings that did not block it (missing translations)."""
+    """A saved version and the warnings that did not block it (missing translations);
+    ``created`` is false when the text was already the slot's newest version (a replayed save)."""
 
     version: VersionInfo
     warnings: list[Issue]
+    created: bool = True
 
 
 def _brand_row(session: Session, slug: str | None) -> BrandRow | None:
@@ -83,7 +89,7 @@ def _brand_row(session: Session, slug: str | None) -> BrandRow | None:
         return None
     row = session.scalars(select(BrandRow).where(BrandRow.slug == slug)).one_or_none()
     if row is None:
-        raise TemplateError(
+        raise TemplateNotFoundError(
             f"brand {slug!r} is not in the database: run `tidings seed` or load the brands first"
         )
     return row
@@ -91,6 +97,12 @@ def _brand_row(session: Session, slug: str | None) -> BrandRow | None:
 
 def _brand_of(row: BrandRow | None) -> Brand | None:
     return Brand.model_validate(row.config) if row is not None and row.config else None
+
+
+def scope_brand(*, session: Session, slug: str | None) -> Brand | None:
+    """The brand's configuration for a scope (None for the default copy);
+    ``TemplateNotFoundError`` for a brand the database does not know."""
+    return _brand_of(_brand_row(session, slug))
 
 
 def _slot(
@@ -124,7 +136,7 @@ def _slot(
 def _require_slot(session: Session, key: TemplateKey, *, lock: bool = False) -> Template:
     slot = _slot(session, key, create=False, lock=lock)
     if slot is None:
-        raise TemplateError(f"no template {key.label()}: save a draft first")
+        raise TemplateNotFoundError(f"no template {key.label()}: save a draft first")
     return slot
 
 
@@ -135,8 +147,17 @@ def _version(session: Session, slot: Template, number: int) -> TemplateVersion:
         )
     ).one_or_none()
     if row is None:
-        raise TemplateError(f"template version v{number} does not exist: see the history")
+        raise TemplateNotFoundError(f"template version v{number} does not exist: see the history")
     return row
+
+
+def _newest(session: Session, slot: Template) -> TemplateVersion | None:
+    return session.scalars(
+        select(TemplateVersion)
+        .where(TemplateVersion.template_id == slot.id)
+        .order_by(TemplateVersion.version.desc())
+        .limit(1)
+    ).one_or_none()
 
 
 def _next_number(session: Session, slot: Template) -> int:
@@ -179,16 +200,53 @@ def save_draft(
     subject: str | None = None,
     author: str,
     note: str | None = None,
+    base_version: int | None = None,
 ) -> SaveResult:
-    """Validate and save a new draft version; ``TemplateValidationError`` lists what blocks it."""
+    """Validate and save a new draft version; ``TemplateValidationError`` lists what blocks it.
+
+    Saving the text the slot's newest version already has adds nothing (a form posted twice).
+    ``base_version`` is the version the edit began from (0: an empty slot): when someone saved
+    another since, ``TemplateConflictError`` says so instead of burying their change.
+    """
     issues = check(session=session, key=key, body=body, subject=subject)
     _refuse_errors(key, issues)
     slot = _slot(session, key, create=True, lock=True)
     assert slot is not None  # noqa: S101 - create=True
+    newest = _newest(session, slot)
+    if newest is not None and _same_text(newest, key, body, subject):
+        return SaveResult(version=VersionInfo.of(newest), warnings=issues, created=False)
+    if base_version is not None and (newest.version if newest else 0) != base_version:
+        assert newest is not None  # noqa: S101 - an empty slot is version 0
+        raise TemplateConflictError(
+            f"{key.label()} has v{newest.version} by {newest.author} "
+            f"({newest.created_at:%Y-%m-%d %H:%M} UTC), saved after v{base_version} that your "
+            "edit began from: look at it in the history, then save again to put yours on top"
+        )
     row = add_version(
         session=session, slot=slot, body=body, subject=subject, author=author, note=note
     )
+    _audit(session, key, row, "template:save", actor=author)
     return SaveResult(version=VersionInfo.of(row), warnings=issues)
+
+
+def _audit(
+    session: Session, key: TemplateKey, row: TemplateVersion, action: str, *, actor: str
+) -> None:
+    """Who changed what customers may get, in the audit log beside the agent's actions."""
+    session.add(
+        AuditEntry(
+            actor=actor,
+            action=action,
+            entity="template_version",
+            entity_id=str(row.id),
+            details={"template": key.label(), "version": row.version},
+        )
+    )
+
+
+def _same_text(row: TemplateVersion, key: TemplateKey, body: str, subject: str | None) -> bool:
+    stored_subject = subject if key.channel is ChannelKind.EMAIL else None
+    return row.body == body and row.subject == stored_subject
 
 
 def add_version(
@@ -231,14 +289,17 @@ def _archive_published(session: Session, slot: Template) -> None:
     )
 
 
-def publish(*, session: Session, key: TemplateKey, version: int) -> VersionInfo:
-    """Publish a draft: it becomes what customers get, and the previous one is archived."""
+def publish(
+    *, session: Session, key: TemplateKey, version: int, by: str | None = None
+) -> VersionInfo:
+    """Publish a draft: it becomes what customers get, and the previous one is archived.
+    ``by`` is who publishes (the audit log's actor; the draft's author when not given)."""
     slot = _require_slot(session, key, lock=True)
     row = _version(session, slot, version)
     if row.status is TemplateStatus.PUBLISHED:
         return VersionInfo.of(row)
     if row.status is TemplateStatus.ARCHIVED:
-        raise TemplateError(
+        raise TemplateConflictError(
             f"v{version} of {key.label()} is archived: roll back to it instead, which publishes "
             "it as a new version"
         )
@@ -246,15 +307,20 @@ def publish(*, session: Session, key: TemplateKey, version: int) -> VersionInfo:
     _archive_published(session, slot)
     row.status = TemplateStatus.PUBLISHED
     session.flush()
+    _audit(session, key, row, "template:publish", actor=by or row.author)
     return VersionInfo.of(row)
 
 
 def rollback(
     *, session: Session, key: TemplateKey, to_version: int, author: str, note: str | None = None
 ) -> VersionInfo:
-    """Publish the text of an older version as a new version; history stays intact."""
+    """Publish the text of an older version as a new version; history stays intact. When the
+    published version already has that text, nothing is added (a rollback replayed)."""
     slot = _require_slot(session, key, lock=True)
     old = _version(session, slot, to_version)
+    current = _published_row(session, slot)
+    if current is not None and _same_text(current, key, old.body, old.subject):
+        return VersionInfo.of(current)
     _refuse_errors(key, check(session=session, key=key, body=old.body, subject=old.subject))
     row = add_version(
         session=session,
@@ -265,6 +331,7 @@ def rollback(
         note=note or f"rollback to v{to_version}",
         status=TemplateStatus.PUBLISHED,
     )
+    _audit(session, key, row, "template:rollback", actor=author)
     return VersionInfo.of(row)
 
 
@@ -306,13 +373,17 @@ def published(*, session: Session, key: TemplateKey) -> VersionInfo | None:
     slot = _slot(session, key, create=False)
     if slot is None:
         return None
-    row = session.scalars(
+    row = _published_row(session, slot)
+    return VersionInfo.of(row) if row else None
+
+
+def _published_row(session: Session, slot: Template) -> TemplateVersion | None:
+    return session.scalars(
         select(TemplateVersion).where(
             TemplateVersion.template_id == slot.id,
             TemplateVersion.status == TemplateStatus.PUBLISHED,
         )
     ).one_or_none()
-    return VersionInfo.of(row) if row else None
 
 
 def missing_translations(*, session: Session, key: TemplateKey) -> list[Issue]:

@@ -30,6 +30,7 @@ from tidings.web.routes.docs import DOCS_STATIC, DOCS_STATIC_URL, docs_router
 from tidings.web.routes.health import health_router
 from tidings.web.routes.killswitch import killswitch_router
 from tidings.web.routes.queue import queue_router
+from tidings.web.routes.templates import templates_router
 from tidings.web.routes.unsubscribe import unsubscribe_router
 from tidings.web.routes.users import users_router
 from tidings.web.routes.webhooks import webhooks_router
@@ -76,6 +77,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         cases_router(settings),
         users_router(),
         killswitch_router(),
+        templates_router(),
         health_router(),
         webhooks_router(settings),
         unsubscribe_router(),

@@ -35,6 +35,7 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("Dashboard", "/", frozenset(Role)),
     NavItem("Review queue", "/queue", frozenset({Role.OPS, Role.ADMIN})),
+    NavItem("Templates", "/templates", frozenset({Role.BRAND_MANAGER, Role.ADMIN})),
     NavItem("Users", "/users", frozenset({Role.ADMIN})),
     NavItem("Kill switch", "/killswitch", frozenset({Role.ADMIN})),
     NavItem("API", "/docs", frozenset(Role)),
