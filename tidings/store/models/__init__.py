@@ -11,6 +11,7 @@ from tidings.store.models.orders import Order, OrderLine, PurchaseOrder, Shipmen
 from tidings.store.models.switches import KillSwitch
 from tidings.store.models.templates import Template, TemplateVersion
 from tidings.store.models.unsubscribe import UnsubscribeToken
+from tidings.store.models.wismo import ShipmentUpdate, WismoEpisode, WismoScan
 
 __all__ = [
     "Action",
@@ -30,10 +31,13 @@ __all__ = [
     "OrderLine",
     "PurchaseOrder",
     "Shipment",
+    "ShipmentUpdate",
     "Template",
     "TemplateVersion",
     "TrackingEvent",
     "UnsubscribeToken",
     "WhatsAppApproval",
     "WhatsAppTemplate",
+    "WismoEpisode",
+    "WismoScan",
 ]

@@ -26,6 +26,12 @@ class Notification(IdMixin, TimestampMixin, WorkItemMixin, Base):
     )
     order_id: Mapped[int | None] = mapped_column(BigIntId, ForeignKey("orders.id"))
     case_id: Mapped[int | None] = mapped_column(BigIntId, ForeignKey("cases.id"))
+    wismo_episode_id: Mapped[int | None] = mapped_column(
+        BigIntId,
+        ForeignKey("wismo_episodes.id", ondelete="SET NULL"),
+        index=True,
+        doc="the delay episode this notice tells (proactive WISMO)",
+    )
     event: Mapped[str] = mapped_column(String(64))
     proactive: Mapped[bool | None] = mapped_column(
         default=None,
