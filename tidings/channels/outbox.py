@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,6 +49,7 @@ def enqueue(
     recipient: str | None = None,
     language: str | None = None,
     proactive: bool | None = None,
+    wismo_episode_id: int | None = None,
 ) -> Notification:
     """Add a notification in the caller's transaction, or return the one with the same key.
 
@@ -78,6 +80,7 @@ def enqueue(
         recipient=recipient,
         variables=variables,
         proactive=proactive,
+        wismo_episode_id=wismo_episode_id,
         state=NotificationState.PENDING,
     )
     try:
@@ -89,6 +92,64 @@ def enqueue(
             raise
         return winner
     return row
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message for ``enqueue_many``, already addressed by the caller."""
+
+    brand_id: int
+    brand_slug: str
+    order_id: int | None
+    order_number: str | None
+    customer_id: int | None
+    event: str
+    episode: str
+    channel: ChannelKind
+    language: str
+    recipient: str
+    variables: dict[str, Any]
+    proactive: bool | None = None
+    case_id: int | None = None
+    wismo_episode_id: int | None = None
+
+    @property
+    def key(self) -> str:
+        """Its idempotency key."""
+        return idempotency_key(self.brand_slug, self.order_number, self.event, self.episode)
+
+
+def enqueue_many(*, session: Session, rows: Sequence[Outgoing]) -> set[str]:
+    """Add many pending notifications in the caller's transaction with one statement per
+    thousand rows; a row whose key is already queued is skipped. Returns the keys added."""
+    if not rows:
+        return set()
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        module.insert(Notification)
+        .on_conflict_do_nothing(index_elements=[Notification.idempotency_key])
+        .returning(Notification.idempotency_key)
+    )
+    values = [
+        {
+            "idempotency_key": row.key,
+            "brand_id": row.brand_id,
+            "customer_id": row.customer_id,
+            "order_id": row.order_id,
+            "case_id": row.case_id,
+            "wismo_episode_id": row.wismo_episode_id,
+            "event": row.event,
+            "channel": row.channel,
+            "language": row.language,
+            "recipient": row.recipient,
+            "variables": row.variables,
+            "proactive": row.proactive,
+            "state": NotificationState.PENDING,
+            "attempts": 0,
+        }
+        for row in rows
+    ]
+    return set(session.execute(statement, values).scalars())
 
 
 def _by_key(session: Session, key: str) -> Notification | None:

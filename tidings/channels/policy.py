@@ -197,11 +197,16 @@ def channel_candidates(first: ChannelKind, order: list[str]) -> list[ChannelKind
 
 def recipient_for(customer: Customer, kind: ChannelKind) -> str:
     """The customer's address on a channel."""
+    return address_on(kind, email=customer.email, phone=customer.phone)
+
+
+def address_on(kind: ChannelKind, *, email: str | None, phone: str | None) -> str:
+    """An email address or E.164 phone number as a channel addresses it."""
     if kind is ChannelKind.EMAIL:
-        return customer.email or ""
+        return email or ""
     if kind is ChannelKind.WHATSAPP:
-        return f"whatsapp:{customer.phone}"
-    return customer.phone or ""
+        return f"whatsapp:{phone}"
+    return phone or ""
 
 
 def in_window(customer: Customer, now: datetime) -> bool:

@@ -20,6 +20,7 @@ from tidings.store.migrate import current_revision
 from tidings.web.common import TEMPLATES, ReadSessionDep
 from tidings.web.limits import BodyLimit
 from tidings.web.queue import QueueHealth, needs_attention, queue_health
+from tidings.web.routes.tracking import tracking_router
 from tidings.web.unsubscribe import unsubscribe_router
 
 
@@ -42,6 +43,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.web.max_body_bytes)
     app.include_router(webhooks_router(settings))
     app.include_router(unsubscribe_router())
+    app.include_router(tracking_router(settings))
 
     @app.get("/", response_class=HTMLResponse)
     def dashboard(request: Request, session: ReadSessionDep) -> HTMLResponse:

@@ -47,7 +47,8 @@ class WismoEpisode(IdMixin, Base):
 
     At most one open episode per (order, shipment, problem): a partial unique index, so two
     scanners, or a scan and a carrier's email, cannot open it twice. ``pending`` is the notice
-    the episode owes the customer (the scan writes it and clears it in one transaction).
+    the episode owes the customer (the scan writes it and clears it in one transaction); the
+    notices it sent are the notifications that name it.
     """
 
     __tablename__ = "wismo_episodes"
@@ -89,9 +90,7 @@ class WismoEpisode(IdMixin, Base):
     pending: Mapped[str | None] = mapped_column(
         String(16), doc="the notice owed: open, follow_up or close; null when none"
     )
-    notices: Mapped[int] = mapped_column(Integer, default=0, doc="notices enqueued so far")
-    follow_ups: Mapped[int] = mapped_column(Integer, default=0, doc="follow-ups enqueued so far")
-    last_notice_at: Mapped[datetime | None]
+    follow_ups: Mapped[int] = mapped_column(Integer, default=0, doc="follow-ups owed so far")
     suppressed: Mapped[str | None] = mapped_column(
         String(200), doc="why the last notice owed was not sent (an open case, the brand...)"
     )

@@ -23,6 +23,7 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgres
 OPEN_EPISODE = sa.text('closed_at IS NULL')
 PENDING_NOTICE = sa.text('pending IS NOT NULL')
 IN_FLIGHT = sa.text("status NOT IN ('delivered', 'returned')")
+BACKORDERED = sa.text("status = 'backordered'")
 SHIPMENT_STATUS = sa.Enum(
     'label_created', 'in_transit', 'out_for_delivery', 'failed_attempt', 'held_customs',
     'exception', 'delivered', 'returned',
@@ -102,9 +103,7 @@ def _upgrade() -> None:
     sa.Column('case_id', ID, nullable=True),
     sa.Column('opened_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('pending', sa.String(length=16), nullable=True),
-    sa.Column('notices', sa.Integer(), nullable=False),
     sa.Column('follow_ups', sa.Integer(), nullable=False),
-    sa.Column('last_notice_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('suppressed', sa.String(length=200), nullable=True),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('close_reason', sa.String(length=16), nullable=True),
@@ -144,8 +143,11 @@ def _upgrade() -> None:
     with op.batch_alter_table('tracking_events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('source', sa.String(length=16), server_default='carrier', nullable=False))
 
+    op.create_index('ix_order_lines_backordered', 'order_lines', ['order_id'], unique=False, postgresql_where=BACKORDERED, sqlite_where=BACKORDERED)
+
 
 def _downgrade() -> None:
+    op.drop_index('ix_order_lines_backordered', table_name='order_lines')
     with op.batch_alter_table('tracking_events', schema=None) as batch_op:
         batch_op.drop_column('source')
 
