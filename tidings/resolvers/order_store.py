@@ -8,7 +8,7 @@ guards against the winner's result.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -55,10 +55,15 @@ RESCHEDULE_ALLOWED = RESCHEDULABLE
 
 def order_view(order: Order) -> OrderView:
     """Map an ``Order`` row (with lines, customer and brand loaded) to its API view."""
-    customer = order.customer
+    return order_view_of(order, order.customer, order.brand.slug, order.lines)
+
+
+def order_view_of(order: Any, customer: Any, brand: str, lines: Iterable[Any]) -> OrderView:
+    """The API view from an order's, its customer's and its lines' columns: ORM objects, or
+    plain rows with the same names (the WISMO scan reads thousands at once without the ORM)."""
     return OrderView(
         number=order.number,
-        brand=order.brand.slug,
+        brand=brand,
         status=order.status,
         currency=order.currency,
         total=from_minor(order.total_minor, order.currency),
@@ -80,7 +85,7 @@ def order_view(order: Order) -> OrderView:
                 unit_price=from_minor(line.unit_price_minor, order.currency),
                 status=line.status,
             )
-            for line in order.lines
+            for line in lines
         ],
         promised_date=order.promised_date,
         delivery_date=order.delivery_date,
@@ -91,6 +96,11 @@ def order_view(order: Order) -> OrderView:
 def shipment_view(shipment: Shipment, problem: str | None = None) -> ShipmentView:
     """Map a ``Shipment`` row (with events loaded) to its API view; ``problem`` is its open
     delay episode's."""
+    return shipment_view_of(shipment, shipment.events, problem)
+
+
+def shipment_view_of(shipment: Any, events: Iterable[Any], problem: str | None) -> ShipmentView:
+    """The API view from a shipment's columns (an ORM object or a plain row) and its scans."""
     return ShipmentView(
         carrier=shipment.carrier,
         tracking_number=shipment.tracking_number,
@@ -108,7 +118,7 @@ def shipment_view(shipment: Shipment, problem: str | None = None) -> ShipmentVie
                 description=e.description,
                 location=e.location,
             )
-            for e in shipment.events
+            for e in events
         ],
         predicted_eta=shipment.predicted_eta,
         last_scan_at=shipment.last_scan_at,

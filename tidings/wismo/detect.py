@@ -25,7 +25,18 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlalchemy import ColumnElement, Date, and_, bindparam, case, exists, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    not_,
+    select,
+)
 
 from tidings.config.settings import WismoSettings
 from tidings.resolvers.order_api import OPEN, OrderView, ShipmentView
@@ -44,6 +55,12 @@ STATUS_PROBLEMS: dict[ShipmentStatus, tuple[Problem, Trigger]] = {
     S.HELD_CUSTOMS: (Problem.CUSTOMS_HOLD, Trigger.CUSTOMS_HOLD),
     S.EXCEPTION: (Problem.EXCEPTION, Trigger.EXCEPTION),
 }
+DELAY_TRIGGERS = (
+    Trigger.PROMISE_PASSED,
+    Trigger.ETA_BEYOND_PROMISE,
+    Trigger.CARRIER_REPORTED,
+    Trigger.NO_SCAN,
+)
 # Problems the scan finds itself (and so closes when they no longer hold); an address issue is
 # only ever reported by a carrier's email and lasts until the parcel's end.
 DETECTED = frozenset(Problem) - {Problem.ADDRESS_ISSUE}
@@ -177,9 +194,9 @@ def in_flight() -> ColumnElement[bool]:
     return and_(Shipment.status.in_(IN_FLIGHT), Order.status.in_(list(OPEN)))
 
 
-def problem_sql(clock: Clock) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
-    """(problem, trigger) of a shipment joined to its order, NULL when it has none: the rules
-    above as two CASE expressions over the same conditions."""
+def trigger_sql(clock: Clock) -> ColumnElement[Any]:
+    """What shows a shipment's problem (joined to its order), NULL when it has none: the rules
+    above as one CASE, in order; ``problem_sql`` names the problem."""
     ahead, behind = clock.zones_off_utc()
     today = clock.utc_today
     eta = func.coalesce(Shipment.eta, Shipment.predicted_eta)
@@ -208,22 +225,25 @@ def problem_sql(clock: Clock) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
         (promise > today, False),
         else_=promise < local_today,
     )
-    stale = _stale_before(clock)
     seen = func.coalesce(Shipment.last_scan_at, Shipment.shipped_at, Shipment.created_at)
-    whens: list[tuple[ColumnElement[Any], Problem, Trigger]] = [
-        (Shipment.status == status, problem, trigger)
-        for status, (problem, trigger) in STATUS_PROBLEMS.items()
+    whens: list[tuple[ColumnElement[Any], ColumnElement[Any]]] = [
+        (not_(in_flight()), literal(None)),
+        *(
+            (Shipment.status == status, literal(trigger.value))
+            for status, (_, trigger) in STATUS_PROBLEMS.items()
+        ),
+        (passed, literal(Trigger.PROMISE_PASSED.value)),
+        (eta > promise, literal(Trigger.ETA_BEYOND_PROMISE.value)),
+        (Shipment.delay_reported_at.is_not(None), literal(Trigger.CARRIER_REPORTED.value)),
+        (seen < _stale_before(clock), literal(Trigger.NO_SCAN.value)),
     ]
-    whens += [
-        (passed, Problem.DELAY, Trigger.PROMISE_PASSED),
-        (eta > promise, Problem.DELAY, Trigger.ETA_BEYOND_PROMISE),
-        (Shipment.delay_reported_at.is_not(None), Problem.DELAY, Trigger.CARRIER_REPORTED),
-        (seen < stale, Problem.DELAY, Trigger.NO_SCAN),
-    ]
-    guard = in_flight()
-    problem = case(*((and_(guard, c), literal(p.value)) for c, p, _ in whens), else_=None)
-    trigger = case(*((and_(guard, c), literal(t.value)) for c, _, t in whens), else_=None)
-    return problem, trigger
+    return case(*whens, else_=None)
+
+
+def problem_sql(trigger: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The problem a trigger shows: a status names its own, every other trigger is a delay."""
+    delays = [t.value for t in DELAY_TRIGGERS]
+    return case((trigger.in_(delays), literal(Problem.DELAY.value)), else_=trigger)
 
 
 def backorder_sql() -> ColumnElement[bool]:

@@ -16,8 +16,10 @@ next channel in the same order.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from tidings.channels.policy import address_on
@@ -26,6 +28,7 @@ from tidings.store.enums import CLOSED_CASE_STATES, ChannelKind, Problem
 from tidings.store.models import Case, Order
 
 OPEN_CASE = "the customer has an open case about this order"
+CHANNELS = {kind.value: kind for kind in ChannelKind}
 
 
 def suppressed(brand: Brand, problem: Problem, *, open_case: bool) -> str | None:
@@ -40,11 +43,17 @@ def suppressed(brand: Brand, problem: Problem, *, open_case: bool) -> str | None
 
 def channel_order(brand: Brand, customer_order: Sequence[str]) -> list[ChannelKind]:
     """The channels a proactive notice tries, in order: the brand's outreach order when it has
-    one, else the customer's; email last as the channel every customer has."""
-    known = {kind.value: kind for kind in ChannelKind}
-    names: list[str] = [*brand.policies.outreach.channels] or list(customer_order)
-    ordered = [known[name] for name in names if name in known]
-    return list(dict.fromkeys(ordered or [ChannelKind.EMAIL]))
+    one, else the customer's (email when neither names one)."""
+    return list(_channel_order(tuple(brand.policies.outreach.channels), tuple(customer_order)))
+
+
+@lru_cache(maxsize=256)
+def _channel_order(
+    brand_order: tuple[str, ...], customer_order: tuple[str, ...]
+) -> tuple[ChannelKind, ...]:
+    names = brand_order or customer_order
+    ordered = [CHANNELS[name] for name in names if name in CHANNELS]
+    return tuple(dict.fromkeys(ordered or [ChannelKind.EMAIL]))
 
 
 def first_channel(
@@ -69,11 +78,11 @@ def language_for(brand: Brand, profile: str | None, last_email: str | None) -> s
     return brand.default_language
 
 
-def open_case_orders(session: Session, order_ids: Iterable[int]) -> set[int]:
-    """Which of these orders have a case open that their customer wrote (a carrier's or a
-    supplier's mail about the order is not the customer's case)."""
-    ids = list(order_ids)
-    if not ids:
+def open_case_orders(session: Session, orders: Iterable[int] | Select[Any]) -> set[int]:
+    """Which of these orders (ids, or a query of ids) have a case open that their customer
+    wrote (a carrier's or a supplier's mail about the order is not the customer's case)."""
+    ids = orders if isinstance(orders, Select) else list(orders)
+    if isinstance(ids, list) and not ids:
         return set()
     rows = session.scalars(
         select(Case.order_id).where(

@@ -1,25 +1,62 @@
 """A chunk of episodes' orders and parcels, read in a few set queries.
 
-The scan tells episodes a chunk at a time; each chunk reads its orders (with customers, brands
-and lines) and its parcels in one query each, which orders have a case their customer opened,
-and the language of those customers' last emails. The orders and parcels become the same
+The scan tells episodes a chunk (an id range) at a time; each chunk reads its orders, their
+customers and lines, and its parcels in one query each, selected by the chunk's range rather
+than by lists of ids, and without the ORM (thousands of rows a chunk). They become the same
 ``OrderView`` and ``ShipmentView`` the order API gives the agent (``order_store``), so
 ``status.answer`` sees the same thing in both directions.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, noload
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
 
 from tidings.config.brands import Brand
 from tidings.resolvers.order_api import OrderView, ShipmentView
-from tidings.resolvers.order_store import ORDER_LOADS, order_view, shipment_view
-from tidings.store.models import Order, Shipment
+from tidings.resolvers.order_store import order_view_of, shipment_view_of
+from tidings.store.models import Customer, Order, OrderLine, Shipment, WismoEpisode
 from tidings.wismo import policy
+
+E = WismoEpisode
+ORDER_COLUMNS = (
+    *(Order.id, Order.number, Order.brand_id, Order.customer_id, Order.status),
+    *(Order.currency, Order.total_minor, Order.placed_at, Order.shipping_address),
+    *(Order.promised_date, Order.delivery_date, Order.delivery_slot),
+)
+CUSTOMER_COLUMNS = (
+    *(Customer.id.label("customer_id_"), Customer.name.label("customer_name")),
+    *(Customer.email, Customer.phone, Customer.language, Customer.time_zone),
+    Customer.channel_order,
+)
+
+
+class _Customer(NamedTuple):
+    """A customer's columns from the orders query (their names clash with the order's)."""
+
+    id: int
+    name: str
+    email: str | None
+    phone: str | None
+    language: str
+    time_zone: str
+    channel_order: list[str]
+
+
+LINE_COLUMNS = (
+    *(OrderLine.order_id, OrderLine.sku, OrderLine.name, OrderLine.quantity),
+    *(OrderLine.unit_price_minor, OrderLine.status),
+)
+SHIPMENT_COLUMNS = (
+    *(Shipment.id, Shipment.carrier, Shipment.tracking_number, Shipment.status),
+    *(Shipment.skus, Shipment.shipped_at, Shipment.promised_date, Shipment.eta),
+    *(Shipment.delivered_at, Shipment.predicted_eta, Shipment.last_scan_at),
+    Shipment.delay_reported_at,
+)
 
 
 @dataclass
@@ -33,22 +70,35 @@ class Chunk:
     last_languages: dict[int, str] = field(default_factory=dict)  # by customer id
 
 
-def load_chunk(session: Session, episodes: list[Any], brands: dict[int, Brand]) -> Chunk:
-    """Read everything the chunk's notices need; each parcel carries its episode's problem
-    (its scan history is not needed for a notice, and is not read)."""
-    order_ids = sorted({row.order_id for row in episodes})
-    chunk = Chunk()
-    for order in session.scalars(
-        select(Order).where(Order.id.in_(order_ids)).options(*ORDER_LOADS)
+def load_chunk(
+    session: Session, episodes: list[Any], brands: dict[int, Brand], chunk_of: ColumnElement[bool]
+) -> Chunk:
+    """Read everything the chunk's notices need (the chunk is the episodes ``chunk_of``
+    selects); each parcel carries its episode's problem (its scan history is not needed for a
+    notice, and is not read)."""
+    chunk_orders = select(E.order_id).where(chunk_of)
+    chunk_parcels = select(E.shipment_id).where(chunk_of)
+    lines: dict[int, list[Any]] = defaultdict(list)
+    for line in session.execute(
+        select(*LINE_COLUMNS).where(OrderLine.order_id.in_(chunk_orders)).order_by(OrderLine.id)
     ):
-        chunk.orders[order.id] = order_view(order)
+        lines[line.order_id].append(line)
+    chunk = Chunk()
+    orders = (
+        select(*ORDER_COLUMNS, *CUSTOMER_COLUMNS)
+        .join(Customer, Customer.id == Order.customer_id)
+        .where(Order.id.in_(chunk_orders))
+    )
+    for order in session.execute(orders):
+        customer = _Customer(*order[len(ORDER_COLUMNS) :])
+        slug = brands[order.brand_id].slug
+        chunk.orders[order.id] = order_view_of(order, customer, slug, lines[order.id])
         chunk.customer_ids[order.id] = order.customer_id
     problems = {row.shipment_id: row.problem.value for row in episodes if row.shipment_id}
-    parcels = session.scalars(
-        select(Shipment).where(Shipment.id.in_(list(problems))).options(noload(Shipment.events))
-    )
-    chunk.parcels = {s.id: shipment_view(s, problems.get(s.id)) for s in parcels}
-    chunk.open_cases = policy.open_case_orders(session, order_ids)
+    parcels = select(*SHIPMENT_COLUMNS).where(Shipment.id.in_(chunk_parcels))
+    for parcel in session.execute(parcels):
+        chunk.parcels[parcel.id] = shipment_view_of(parcel, [], problems.get(parcel.id))
+    chunk.open_cases = policy.open_case_orders(session, chunk_orders)
     brand_of = {row.order_id: brands[row.brand_id] for row in episodes}
     foreign = [
         chunk.customer_ids[order_id]

@@ -86,7 +86,7 @@ class WismoEpisode(IdMixin, Base):
     case_id: Mapped[int | None] = mapped_column(
         BigIntId, ForeignKey("cases.id"), doc="the carrier email that reported it, if one did"
     )
-    opened_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     pending: Mapped[str | None] = mapped_column(
         String(16), doc="the notice owed: open, follow_up or close; null when none"
     )

@@ -125,7 +125,6 @@ def _upgrade() -> None:
         sqlite_where=OPEN_EPISODE,
     )
     op.create_index('ix_wismo_episodes_open', 'wismo_episodes', ['shipment_id'], unique=False, postgresql_where=OPEN_EPISODE, sqlite_where=OPEN_EPISODE)
-    op.create_index(op.f('ix_wismo_episodes_opened_at'), 'wismo_episodes', ['opened_at'], unique=False)
     op.create_index('ix_wismo_episodes_pending', 'wismo_episodes', ['id'], unique=False, postgresql_where=PENDING_NOTICE, sqlite_where=PENDING_NOTICE)
 
     with op.batch_alter_table('notifications', schema=None) as batch_op:
@@ -165,7 +164,6 @@ def _downgrade() -> None:
 
     op.drop_index('uq_wismo_episodes_open', table_name='wismo_episodes')
     op.drop_index('ix_wismo_episodes_pending', table_name='wismo_episodes')
-    op.drop_index(op.f('ix_wismo_episodes_opened_at'), table_name='wismo_episodes')
     op.drop_index('ix_wismo_episodes_open', table_name='wismo_episodes')
 
     op.drop_table('wismo_episodes')
