@@ -16,11 +16,13 @@ SQLite has one writer anyway. Repeated scans find the episodes open and queue no
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,7 +118,7 @@ class Scanner:
         recently (the worker's schedule: many workers, one scan per period)."""
         started = time.perf_counter()
         now = self.clock()
-        with transaction(self.sessions) as session:
+        with _frozen_heap(), transaction(self.sessions) as session:
             busy = _lock(session)
             if busy is None and due_after is not None:
                 busy = _recent(session, now - due_after)
@@ -178,6 +180,19 @@ class Scanner:
             report.suppressed += len(ids)
             key = reason.split(":")[0]
             report.suppressed_by[key] = report.suppressed_by.get(key, 0) + len(ids)
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Move the objects alive before the scan (modules, metadata, schemas) out of the garbage
+    collector's reach for its duration: the scan allocates hundreds of thousands of short-lived
+    objects, and every full collection would walk all the old ones again (a quarter of the
+    scan's time at 300,000 parcels)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _notice(chunk: Chunk, clock: Clock, brand: Brand, row: Any) -> Outgoing | str:

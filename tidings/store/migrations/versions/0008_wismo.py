@@ -108,10 +108,7 @@ def _upgrade() -> None:
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('close_reason', sa.String(length=16), nullable=True),
     sa.Column('id', ID, autoincrement=True, nullable=False),
-    sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], name=op.f('fk_wismo_episodes_brand_id_brands')),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_wismo_episodes_case_id_cases')),
-    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_wismo_episodes_order_id_orders'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['shipment_id'], ['shipments.id'], name=op.f('fk_wismo_episodes_shipment_id_shipments'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_wismo_episodes'))
     )
     # One open episode per (order, parcel, problem); an order-level one (a backorder) has no
