@@ -136,7 +136,7 @@ def open_problems(session: Session, shipment_ids: list[int]) -> dict[int, str]:
         select(WismoEpisode.shipment_id, WismoEpisode.problem)
         .where(WismoEpisode.shipment_id.in_(shipment_ids), WismoEpisode.closed_at.is_(None))
         .order_by(WismoEpisode.id.desc())
-    ).tuples()
+    )
     return {shipment_id: problem.value for shipment_id, problem in rows if shipment_id}
 
 

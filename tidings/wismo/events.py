@@ -127,13 +127,12 @@ def _seen(session: Session, update: TrackingUpdate) -> ShipmentUpdate | None:
 def _add_history(session: Session, shipment: Shipment, update: TrackingUpdate) -> None:
     """The scans this parcel's history lacks (unique per time and code, so overlapping updates
     add each scan once)."""
-    known = set(
-        session.execute(
-            select(TrackingEvent.occurred_at, TrackingEvent.code).where(
-                TrackingEvent.shipment_id == shipment.id
-            )
-        ).tuples()
+    rows = session.execute(
+        select(TrackingEvent.occurred_at, TrackingEvent.code).where(
+            TrackingEvent.shipment_id == shipment.id
+        )
     )
+    known = {(at, code) for at, code in rows}
     for point in update.checkpoints:
         key = (point.occurred_at.astimezone(UTC), point.code)
         if key in known:

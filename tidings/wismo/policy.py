@@ -108,5 +108,5 @@ def last_email_languages(session: Session, customer_ids: Iterable[int]) -> dict[
             Case.language.is_not(None),
         )
         .order_by(Case.id)
-    ).tuples()
+    )
     return {customer_id: language for customer_id, language in rows if language}
