@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tidings.cli import cases, db, emails, inbox, killswitch, outbox
+from tidings.cli import cases, db, emails, inbox, killswitch, outbox, wismo
 from tidings.cli.demo import demo
 from tidings.cli.eval import eval_command
 from tidings.cli.seed import seed
@@ -32,6 +32,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(inbox.app, name="inbox")
 app.add_typer(templates_app, name="templates")
 app.add_typer(outbox.app, name="outbox")
+app.add_typer(wismo.app, name="wismo")
 
 
 def main() -> None:

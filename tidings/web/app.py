@@ -15,6 +15,7 @@ from tidings import __version__
 from tidings.channels.webhooks import webhooks_router
 from tidings.config import Settings
 from tidings.metrics import QUEUE_ROWS
+from tidings.store.base import utcnow
 from tidings.store.db import make_engine, make_session_factory
 from tidings.store.migrate import current_revision
 from tidings.web.common import TEMPLATES, ReadSessionDep
@@ -22,6 +23,7 @@ from tidings.web.limits import BodyLimit
 from tidings.web.queue import QueueHealth, needs_attention, queue_health
 from tidings.web.routes.tracking import tracking_router
 from tidings.web.unsubscribe import unsubscribe_router
+from tidings.wismo.report import metrics as wismo_metrics
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
@@ -79,6 +81,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         ):
             for state, count in counts.items():
                 QUEUE_ROWS.labels(table=table, state=state).set(count)
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        body = generate_latest() + wismo_metrics(session, utcnow())  # proactive WISMO's figures
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return app

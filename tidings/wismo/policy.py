@@ -22,13 +22,12 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from tidings.channels.policy import address_on
+from tidings.channels.policy import CHANNELS, address_on
 from tidings.config.brands import Brand
 from tidings.store.enums import CLOSED_CASE_STATES, ChannelKind, Problem
 from tidings.store.models import Case, Order
 
 OPEN_CASE = "the customer has an open case about this order"
-CHANNELS = {kind.value: kind for kind in ChannelKind}
 
 
 def suppressed(brand: Brand, problem: Problem, *, open_case: bool) -> str | None:

@@ -48,7 +48,7 @@ from tidings.channels.outbox import Outgoing, enqueue_many
 from tidings.config.brands import Brand, BrandsFile
 from tidings.config.settings import WismoSettings
 from tidings.logs import get_logger
-from tidings.resolvers.order_api import OPEN
+from tidings.resolvers.order_api import OPEN, UNSHIPPED
 from tidings.store.base import UTCDateTime, utcnow
 from tidings.store.brands import sync_brands
 from tidings.store.db import SessionFactory, transaction
@@ -205,7 +205,7 @@ def _notice(chunk: Chunk, clock: Clock, brand: Brand, row: Any) -> Outgoing | st
     )
     if reason is not None:
         return reason
-    parcel = chunk.parcels.get(row.shipment_id) if row.shipment_id else None
+    parcel = chunk.parcels.get(row.shipment_id or 0) or chunk.latest_parcels.get(row.order_id)
     if row.pending == "close":
         status = closing(row.close_reason or "", parcel)
         episode = episode_key(row.id, close=True)
@@ -302,7 +302,11 @@ def _close(session: Session, clock: Clock, brands: dict[int, Brand]) -> int:
             E.shipment_id.is_(None),
             or_(
                 Order.status.not_in(list(OPEN)),
-                and_(E.problem == Problem.BACKORDER, not_(backorder_sql())),
+                # A backorder the scan found lasts while a line waits for stock; one a
+                # supplier (or a carrier) reported, about an order with no parcel yet, lasts
+                # until the order ships: nothing else in the order says it is over.
+                and_(E.trigger == Trigger.BACKORDER, not_(backorder_sql())),
+                and_(E.trigger != Trigger.BACKORDER, Order.status.not_in(list(UNSHIPPED))),
             ),
         )
     )

@@ -142,10 +142,11 @@ def notice_for(
 
 
 def closing(reason: str, shipment: ShipmentView | None) -> StatusAnswer | None:
-    """The answer that tells a problem is over: delivered, or back on track; None for an end
-    the customer is not told about (a return, a cancellation)."""
+    """The answer that tells a problem is over: delivered, or back on track (about a parcel);
+    None for an end the customer is not told about (a return, a cancellation) or with no parcel
+    to point to."""
     event = CLOSE_EVENTS.get(reason)
-    if event is None:
+    if event is None or shipment is None:
         return None
     eta = shipment.eta or shipment.predicted_eta if shipment else None
     return StatusAnswer(event, eta, shipment)

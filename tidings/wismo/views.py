@@ -66,6 +66,9 @@ class Chunk:
     orders: dict[int, OrderView] = field(default_factory=dict)
     customer_ids: dict[int, int] = field(default_factory=dict)  # by order id
     parcels: dict[int, ShipmentView] = field(default_factory=dict)  # by shipment id
+    # An order-level episode's (a backorder's) newest parcel, by order id: what a closing
+    # notice points to once the order has shipped.
+    latest_parcels: dict[int, ShipmentView] = field(default_factory=dict)
     open_cases: set[int] = field(default_factory=set)  # order ids
     last_languages: dict[int, str] = field(default_factory=dict)  # by customer id
 
@@ -98,6 +101,13 @@ def load_chunk(
     parcels = select(*SHIPMENT_COLUMNS).where(Shipment.id.in_(chunk_parcels))
     for parcel in session.execute(parcels):
         chunk.parcels[parcel.id] = shipment_view_of(parcel, [], problems.get(parcel.id))
+    whole_orders = [row.order_id for row in episodes if not row.shipment_id]
+    if whole_orders:
+        newest = select(*SHIPMENT_COLUMNS, Shipment.order_id).where(
+            Shipment.order_id.in_(whole_orders)
+        )
+        for parcel in session.execute(newest.order_by(Shipment.id)):
+            chunk.latest_parcels[parcel.order_id] = shipment_view_of(parcel, [], None)
     chunk.open_cases = policy.open_case_orders(session, chunk_orders)
     brand_of = {row.order_id: brands[row.brand_id] for row in episodes}
     foreign = [

@@ -139,6 +139,14 @@ def _upgrade() -> None:
     with op.batch_alter_table('tracking_events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('source', sa.String(length=16), server_default='carrier', nullable=False))
 
+    # A parcel's newest scan so far: without it, every parcel in flight would look stalled to
+    # the first scan after this migration.
+    op.execute(
+        "UPDATE shipments SET last_scan_at = (SELECT max(occurred_at) FROM tracking_events "
+        "WHERE tracking_events.shipment_id = shipments.id), tracking_updated_at = (SELECT "
+        "max(occurred_at) FROM tracking_events WHERE tracking_events.shipment_id = shipments.id)"
+    )
+
     op.create_index('ix_order_lines_backordered', 'order_lines', ['order_id'], unique=False, postgresql_where=BACKORDERED, sqlite_where=BACKORDERED)
 
 
