@@ -83,7 +83,7 @@ def ingest(*, session: Session, update: TrackingUpdate) -> Ingested:
         shipment_id=shipment.id if shipment else None,
         tracking_number=normalise_tracking(update.tracking_number),
         occurred_at=update.occurred_at,
-        status=update.status or (shipment.status if shipment else ShipmentStatus.IN_TRANSIT),
+        status=update.status,
         code=update.code,
         outcome="unmatched",
         data=update.model_dump(mode="json", exclude={"checkpoints"}),

@@ -34,7 +34,9 @@ class ShipmentUpdate(IdMixin, Base):
     tracking_number: Mapped[str] = mapped_column(String(64))
     occurred_at: Mapped[datetime]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    status: Mapped[ShipmentStatus] = mapped_column(str_enum(ShipmentStatus))
+    status: Mapped[ShipmentStatus | None] = mapped_column(
+        str_enum(ShipmentStatus), doc="null: the update said nothing of the status"
+    )
     code: Mapped[str] = mapped_column(String(32), doc="the provider's own status words")
     outcome: Mapped[str] = mapped_column(
         String(16), doc="applied, older (history only: a newer update is applied), unmatched"

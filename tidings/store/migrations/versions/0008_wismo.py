@@ -82,7 +82,7 @@ def _upgrade() -> None:
     sa.Column('tracking_number', sa.String(length=64), nullable=False),
     sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('status', SHIPMENT_STATUS, nullable=False),
+    sa.Column('status', SHIPMENT_STATUS, nullable=True),
     sa.Column('code', sa.String(length=32), nullable=False),
     sa.Column('outcome', sa.String(length=16), nullable=False),
     sa.Column('data', JSON, nullable=False),
