@@ -33,6 +33,7 @@ class EmailFacts:
     references: list[str] = field(default_factory=list)
     phone: str | None = None
     disowned: bool = False  # the From domain failed authentication: not the customer's word
+    sent_at: datetime | None = None  # its Date header: when a carrier reported what it says
 
     def as_input(self) -> EmailInput:
         """What the classifier (and the drafter) read."""
@@ -67,7 +68,19 @@ def load_facts(session: Session, email_id: int) -> EmailFacts:
         references=list(parsed.get("references") or []),
         phone=parsed.get("phone"),
         disowned=bool(parsed.get("sender_disowned")),
+        sent_at=_aware(sent),
     )
+
+
+def _aware(value: Any) -> datetime | None:
+    """The Date header as an aware datetime (None when missing or without a zone)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
 
 
 def facts(config: RunnableConfig) -> EmailFacts:

@@ -11,6 +11,7 @@ closes that earlier case too.
 
 from __future__ import annotations
 
+from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
@@ -65,7 +66,7 @@ def notify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     with work.fenced() as session:
         brand = session.get_one(BrandRow, state.brand_id)
         for item in notices:
-            routed = _through_episode(agent, session, brand, item, case_id)
+            routed = _through_episode(agent, session, brand, item, case_id, facts(config).sent_at)
             if routed.notice is None:
                 add_event(session, case_id, "notify", f"not sent: {routed.reason}")
                 continue
@@ -106,14 +107,26 @@ def notify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
 
 
 def _through_episode(
-    agent: Agent, session: Session, brand: BrandRow, notice: Notice, case_id: int
+    agent: Agent,
+    session: Session,
+    brand: BrandRow,
+    notice: Notice,
+    case_id: int,
+    reported_at: datetime | None,
 ) -> Routed:
     """A problem a carrier or supplier reported goes through the parcel's delay episode: one
     history and one message per problem, whoever reports it (tidings.wismo.episodes)."""
     config = agent.brand(brand.slug)
     if notice.problem is None or config is None:
         return Routed(notice)
-    return route(session, brand=config, notice=notice, case_id=case_id, now=agent.clock())
+    return route(
+        session,
+        brand=config,
+        notice=notice,
+        case_id=case_id,
+        now=agent.clock(),
+        reported_at=reported_at,
+    )
 
 
 def _order(agent: Agent, state: CaseRun, number: str) -> OrderView | None:

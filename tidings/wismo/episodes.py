@@ -87,9 +87,19 @@ def open_episode(
     return row
 
 
-def route(session: Session, *, brand: Brand, notice: Notice, case_id: int, now: datetime) -> Routed:
+def route(
+    session: Session,
+    *,
+    brand: Brand,
+    notice: Notice,
+    case_id: int,
+    now: datetime,
+    reported_at: datetime | None = None,
+) -> Routed:
     """A carrier-reported problem's notice through its parcel's history and episode, in the
-    caller's transaction. A notice about an order the local store does not hold goes as it is."""
+    caller's transaction; ``reported_at`` is when the carrier said it (the email's date), which
+    orders the report among the parcel's tracking updates. A notice about an order the local
+    store does not hold goes as it is."""
     if notice.problem is None or notice.order_number is None:
         return Routed(notice)
     order = session.scalar(select(Order).where(Order.number == notice.order_number))
@@ -97,7 +107,8 @@ def route(session: Session, *, brand: Brand, notice: Notice, case_id: int, now: 
         return Routed(notice)
     shipment = _parcel(session, order, notice.tracking_number)
     if shipment is not None:
-        ingest(session=session, update=_reported(notice, notice.problem, shipment, case_id, now))
+        said = min(reported_at or now, now)  # a Date header from the future is not believed
+        ingest(session=session, update=_reported(notice, notice.problem, shipment, case_id, said))
     episode = open_episode(
         session,
         order=order,
@@ -137,7 +148,7 @@ def _parcel(session: Session, order: Order, tracking_number: str | None) -> Ship
 
 
 def _reported(
-    notice: Notice, problem: Problem, shipment: Shipment, case_id: int, now: datetime
+    notice: Notice, problem: Problem, shipment: Shipment, case_id: int, said: datetime
 ) -> TrackingUpdate:
     """What the carrier's email said, as a tracking update (one per case, parcel and problem,
     so a replay of the agent's step adds nothing)."""
@@ -149,14 +160,14 @@ def _reported(
         event_id=f"case-{case_id}:{shipment.tracking_number}:{problem.value}"[:100],
         tracking_number=shipment.tracking_number,
         carrier=shipment.carrier,
-        occurred_at=now,
+        occurred_at=said,
         status=status,
         code=f"email:{problem.value}"[:32],
         eta=eta,
         delay=problem is Problem.DELAY,
         checkpoints=[
             Checkpoint(
-                occurred_at=now,
+                occurred_at=said,
                 status=status or shipment.status,
                 code=problem.value,
                 description=f"reported by the carrier's email (case {case_id})",
