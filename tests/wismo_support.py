@@ -49,22 +49,27 @@ def parcel(
     channels: tuple[str, ...] = ("email",),
     opted_in: tuple[ChannelKind, ...] = (ChannelKind.EMAIL,),
     backordered: bool = False,
+    customer: Customer | None = None,
 ) -> Shipment:
-    """A shipped order of a new customer with one parcel; on time unless told otherwise."""
+    """A shipped order with one parcel, of ``customer`` or of a new one; on time unless told
+    otherwise."""
     n = next(_numbers)
     today = now.date()
-    customer = Customer(
-        brand_id=brand.id,
-        name=f"Customer {n}",
-        email=f"wismo{n}@example.com",
-        phone=f"+9197{n:08d}",
-        language=language,
-        time_zone=time_zone,
-        country="IN",
-        channel_order=list(channels),
-    )
-    for kind in opted_in:
-        customer.consents.append(CustomerConsent(channel=kind, opted_in=True, source="checkout"))
+    if customer is None:
+        customer = Customer(
+            brand_id=brand.id,
+            name=f"Customer {n}",
+            email=f"wismo{n}@example.com",
+            phone=f"+9197{n:08d}",
+            language=language,
+            time_zone=time_zone,
+            country="IN",
+            channel_order=list(channels),
+        )
+        for kind in opted_in:
+            customer.consents.append(
+                CustomerConsent(channel=kind, opted_in=True, source="checkout")
+            )
     lines = [OrderLine(sku="KAP-KRT-014", name="Kurta", quantity=1, unit_price_minor=149900)]
     if backordered:
         lines.append(
