@@ -127,7 +127,6 @@ def _upgrade() -> None:
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.add_column(sa.Column('wismo_episode_id', ID, nullable=True))
         batch_op.create_index(batch_op.f('ix_notifications_wismo_episode_id'), ['wismo_episode_id'], unique=False)
-        batch_op.create_foreign_key(batch_op.f('fk_notifications_wismo_episode_id_wismo_episodes'), 'wismo_episodes', ['wismo_episode_id'], ['id'], ondelete='SET NULL')
 
     with op.batch_alter_table('shipments', schema=None) as batch_op:
         batch_op.add_column(sa.Column('predicted_eta', sa.Date(), nullable=True))
@@ -163,7 +162,6 @@ def _downgrade() -> None:
         batch_op.drop_column('predicted_eta')
 
     with op.batch_alter_table('notifications', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_notifications_wismo_episode_id_wismo_episodes'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_notifications_wismo_episode_id'))
         batch_op.drop_column('wismo_episode_id')
 
