@@ -3,7 +3,7 @@
 1. close the episodes whose problem no longer holds (delivered, back on track...), owing a
    closing notice when the customer heard of the problem and the brand says so;
 2. open an episode for each problem found on a parcel (or order) without one: one INSERT ...
-   SELECT over shipments joined to orders (``detect.problem_sql``), ON CONFLICT DO NOTHING on
+   SELECT over shipments joined to orders (``detect.trigger_sql``), ON CONFLICT DO NOTHING on
    the one-open-episode index;
 3. mark the follow-ups due (per brand: day 2 and day 5 by default);
 4. queue what the episodes owe: in chunks of episodes (never a Python loop over the parcels),
