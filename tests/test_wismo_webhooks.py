@@ -8,12 +8,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
 
 from tests.factories import brand_rows
 from tests.http import loopback_client, serve_app
 from tests.wismo_support import NOON_IST, aftership_body, easypost_body, parcel
 from tidings.config import BrandsFile, Settings
+from tidings.config.brands import Outreach
+from tidings.errors import ConfigError
 from tidings.store.db import SessionFactory, transaction
 from tidings.store.enums import ShipmentStatus
 from tidings.store.models import Shipment, ShipmentUpdate, TrackingEvent
@@ -149,3 +152,25 @@ class TestEasyPostWebhook:
             status, text = easypost_post(url, body)
         assert status == 403 and "TIDINGS_WISMO__EASYPOST_SECRET" in text
         assert counts(sessions) == (0, 0, ShipmentStatus.IN_TRANSIT)
+
+
+class TestConfiguration:
+    def test_prod_refuses_a_placeholder_webhook_secret(self) -> None:
+        """A copied example secret in prod is refused, naming the variable."""
+        with pytest.raises(ConfigError, match="TIDINGS_WISMO__AFTERSHIP_SECRET"):
+            Settings(
+                _env_file=None,  # type: ignore[call-arg]
+                mode="prod",
+                web={"secret_key": "k" * 40},
+                wismo={"aftership_secret": "change-me"},
+            )
+
+    def test_carrier_hours_and_outreach_are_checked(self) -> None:
+        """A carrier zone that is not a zone, hours that end before they start, follow-up days
+        out of order: each is refused with what is wrong."""
+        with pytest.raises(ValidationError, match="IANA time zone"):
+            Settings(_env_file=None, wismo={"carriers": {"jne": {"time_zone": "Jakarta"}}})  # type: ignore[call-arg]
+        with pytest.raises(ValidationError, match="start before end"):
+            Settings(_env_file=None, wismo={"start": "18:00", "end": "09:00"})  # type: ignore[call-arg]
+        with pytest.raises(ValidationError, match="positive and increasing"):
+            Outreach(follow_up_days=[5, 2])
