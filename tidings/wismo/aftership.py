@@ -20,18 +20,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from tidings.channels.webhook_payloads import deeper_than
 from tidings.store.enums import ShipmentStatus
 from tidings.wismo.events import (
     Checkpoint,
+    Payload,
     TrackingUpdate,
+    load_payload,
     parse_day,
     parse_moment,
+    validated,
 )
 
 SIGNATURE = "aftership-hmac-sha256"
@@ -72,15 +73,11 @@ SLUGS = {
 }
 
 
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class _Estimate(_Loose):
+class _Estimate(Payload):
     estimated_delivery_date: str | None = Field(default=None, max_length=40)
 
 
-class _Checkpoint(_Loose):
+class _Checkpoint(Payload):
     checkpoint_time: str | None = Field(default=None, max_length=40)
     created_at: str | None = Field(default=None, max_length=40)
     tag: str | None = Field(default=None, max_length=32)
@@ -90,7 +87,7 @@ class _Checkpoint(_Loose):
     city: str | None = Field(default=None, max_length=200)
 
 
-class _Tracking(_Loose):
+class _Tracking(Payload):
     tracking_number: str = Field(min_length=1, max_length=64)
     slug: str | None = Field(default=None, max_length=64)
     tag: str | None = Field(default=None, max_length=32)
@@ -102,7 +99,7 @@ class _Tracking(_Loose):
     updated_at: str | None = Field(default=None, max_length=40)
 
 
-class _Webhook(_Loose):
+class _Webhook(Payload):
     event: str = Field(max_length=64)
     event_id: str = Field(min_length=1, max_length=100)
     ts: int | None = Field(default=None, ge=0, le=2**40)
@@ -132,18 +129,8 @@ def status_of(tag: str | None, subtag: str | None) -> tuple[ShipmentStatus | Non
 
 def parse(body: bytes) -> TrackingUpdate:
     """A verified webhook body as a tracking update; ``ValueError`` naming what is wrong."""
-    try:
-        document = json.loads(body)
-    except (json.JSONDecodeError, RecursionError, UnicodeDecodeError) as exc:
-        raise ValueError("the AfterShip webhook body is not JSON") from exc
-    if deeper_than(document, 8):
-        raise ValueError("the AfterShip webhook nests deeper than a tracking does")
-    try:
-        hook = _Webhook.model_validate(document)
-    except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ValueError(f"not an AfterShip tracking webhook: {where}: {first['msg']}") from exc
+    document = load_payload(body, "AfterShip webhook")
+    hook = validated(_Webhook, document, "an AfterShip tracking webhook")
     tracking = hook.msg
     status, delayed = status_of(tracking.tag, tracking.subtag)
     checkpoints = [c for c in map(_checkpoint, tracking.checkpoints) if c is not None]

@@ -20,14 +20,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import unicodedata
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from tidings.channels.webhook_payloads import deeper_than
 from tidings.store.enums import ShipmentStatus
-from tidings.wismo.events import Checkpoint, TrackingUpdate, parse_day, parse_moment
+from tidings.wismo.events import (
+    Checkpoint,
+    Payload,
+    TrackingUpdate,
+    load_payload,
+    parse_day,
+    parse_moment,
+    validated,
+)
 
 SIGNATURE = "X-Hmac-Signature"
 PREFIX = "hmac-sha256-hex="
@@ -59,17 +65,13 @@ DETAIL_STATUSES: dict[str, ShipmentStatus] = {
 CARRIERS = {"DHLExpress": "dhl", "FedEx": "fedex", "UPS": "ups", "USPS": "usps"}
 
 
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class _Location(_Loose):
+class _Location(Payload):
     city: str | None = Field(default=None, max_length=100)
     state: str | None = Field(default=None, max_length=100)
     country: str | None = Field(default=None, max_length=100)
 
 
-class _Detail(_Loose):
+class _Detail(Payload):
     datetime: str | None = Field(default=None, max_length=40)
     message: str | None = Field(default=None, max_length=2000)
     status: str | None = Field(default=None, max_length=32)
@@ -77,11 +79,11 @@ class _Detail(_Loose):
     tracking_location: _Location | None = None
 
 
-class _CarrierDetail(_Loose):
+class _CarrierDetail(Payload):
     est_delivery_date_local: str | None = Field(default=None, max_length=40)
 
 
-class _Tracker(_Loose):
+class _Tracker(Payload):
     object: str | None = Field(default=None, max_length=32)
     tracking_code: str = Field(min_length=1, max_length=64)
     carrier: str | None = Field(default=None, max_length=64)
@@ -93,7 +95,7 @@ class _Tracker(_Loose):
     tracking_details: list[_Detail] = Field(default_factory=list, max_length=500)
 
 
-class _Event(_Loose):
+class _Event(Payload):
     id: str = Field(min_length=1, max_length=100)
     description: str = Field(max_length=64)
     created_at: str | None = Field(default=None, max_length=40)
@@ -128,21 +130,10 @@ def status_of(status: str | None, detail: str | None) -> tuple[ShipmentStatus | 
 def parse(body: bytes) -> TrackingUpdate | None:
     """A verified event body as a tracking update; None for an event about something else than
     a tracker; ``ValueError`` naming what is wrong."""
-    try:
-        document = json.loads(body)
-    except (json.JSONDecodeError, RecursionError, UnicodeDecodeError) as exc:
-        raise ValueError("the EasyPost event body is not JSON") from exc
-    if deeper_than(document, 8):
-        raise ValueError("the EasyPost event nests deeper than a tracker does")
-    try:
-        event = _Event.model_validate(document)
-        if event.description not in TRACKER_EVENTS or event.result is None:
-            return None
-        tracker = _Tracker.model_validate(event.result)
-    except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ValueError(f"not an EasyPost tracker event: {where}: {first['msg']}") from exc
+    event = validated(_Event, load_payload(body, "EasyPost event"), "an EasyPost event")
+    if event.description not in TRACKER_EVENTS or event.result is None:
+        return None
+    tracker = validated(_Tracker, event.result, "an EasyPost tracker event")
     status, delayed = status_of(tracker.status, tracker.status_detail)
     checkpoints = [c for c in map(_checkpoint, tracker.tracking_details) if c is not None]
     occurred = (

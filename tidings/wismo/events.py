@@ -12,15 +12,17 @@ Whether the customer hears about it is decided later, by the delay episodes (``s
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tidings.channels.webhook_payloads import deeper_than
 from tidings.metrics import TRACKING_UPDATES
 from tidings.store.enums import ShipmentStatus
 from tidings.store.models import Shipment, ShipmentUpdate, TrackingEvent
@@ -64,6 +66,38 @@ class Ingested:
 
     outcome: Outcome
     shipment_id: int | None = None
+
+
+class Payload(BaseModel):
+    """A provider's payload: the fields we read, typed and bounded; the rest ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+P = TypeVar("P", bound=Payload)
+MAX_DEPTH = 8  # a tracking's JSON nests four or five levels; anything deeper is not one
+
+
+def load_payload(body: bytes, what: str) -> object:
+    """A verified body as JSON; ``ValueError`` (naming ``what``) for anything else."""
+    try:
+        document = json.loads(body)
+    except (json.JSONDecodeError, RecursionError, UnicodeDecodeError) as exc:
+        raise ValueError(f"the {what} body is not JSON") from exc
+    if deeper_than(document, MAX_DEPTH):
+        raise ValueError(f"the {what} nests deeper than a tracking does")
+    return document
+
+
+def validated(model: type[P], data: object, what: str) -> P:
+    """``data`` as ``model``; ``ValueError`` naming the first field that is wrong (never the
+    value, which may be a customer's address)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ValueError(f"not {what}: {where}: {first['msg']}") from exc
 
 
 def normalise_tracking(number: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
@@ -28,23 +28,11 @@ ORDER_COLUMNS = (
     *(Order.currency, Order.total_minor, Order.placed_at, Order.shipping_address),
     *(Order.promised_date, Order.delivery_date, Order.delivery_slot),
 )
+# None of these names is an order's column too: one row serves as the order and its customer.
 CUSTOMER_COLUMNS = (
-    *(Customer.id.label("customer_id_"), Customer.name.label("customer_name")),
-    *(Customer.email, Customer.phone, Customer.language, Customer.time_zone),
-    Customer.channel_order,
+    *(Customer.name, Customer.email, Customer.phone, Customer.language),
+    *(Customer.time_zone, Customer.channel_order),
 )
-
-
-class _Customer(NamedTuple):
-    """A customer's columns from the orders query (their names clash with the order's)."""
-
-    id: int
-    name: str
-    email: str | None
-    phone: str | None
-    language: str
-    time_zone: str
-    channel_order: list[str]
 
 
 LINE_COLUMNS = (
@@ -93,9 +81,8 @@ def load_chunk(
         .where(Order.id.in_(chunk_orders))
     )
     for order in session.execute(orders):
-        customer = _Customer(*order[len(ORDER_COLUMNS) :])
         slug = brands[order.brand_id].slug
-        chunk.orders[order.id] = order_view_of(order, customer, slug, lines[order.id])
+        chunk.orders[order.id] = order_view_of(order, order, slug, lines[order.id])
         chunk.customer_ids[order.id] = order.customer_id
     problems = {row.shipment_id: row.problem.value for row in episodes if row.shipment_id}
     parcels = select(*SHIPMENT_COLUMNS).where(Shipment.id.in_(chunk_parcels))
