@@ -134,7 +134,7 @@ class SendPolicy:
         )
         if sent >= cap:
             return Drop(f"frequency cap: {sent} proactive messages in 7 days, brand allows {cap}")
-        tz = _zone(customer.time_zone)
+        tz = zone_of(customer.time_zone)
         until = quiet_until(brand.policies.quiet_hours, now, tz)
         if until is not None:
             window = (
@@ -266,7 +266,9 @@ def proactive_count(
     return int(session.scalar(query) or 0)
 
 
-def _zone(name: str) -> ZoneInfo:
+def zone_of(name: str) -> ZoneInfo:
+    """A customer's time zone; UTC for a name that is not one (a bad row must not stop
+    the dispatcher)."""
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

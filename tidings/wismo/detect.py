@@ -5,15 +5,16 @@ The rules, for a parcel in flight (not delivered or returned) of an open order:
   ``exception``;
 - otherwise it is a ``delay`` when the promise date has passed in the customer's time zone
   (the promise: a delivery day the customer chose, else the parcel's, else the order's, else
-  the carrier's ETA), when the
-  carrier's or the predicted ETA is beyond the promise, when the carrier reported a delay that
-  no later update took back, or when the carrier has not scanned it for N business hours (per
-  carrier, ``TIDINGS_WISMO__*``);
+  the carrier's ETA), when the carrier's or the predicted ETA is beyond the promise, when the
+  carrier reported a delay that no later update took back, or when the carrier has not
+  scanned it for N of its working hours (per carrier, ``TIDINGS_WISMO__*``);
 - an open order with a line the supplier backordered has a ``backorder`` (no parcel needed).
 
 The same rules are written twice: as SQL expressions the scan evaluates over every parcel in
-flight at once (``problem_sql``), and in Python for one order (``problem_of``, which the status
-answer uses). The tests check that both agree.
+flight at once (``trigger_sql``), and in Python for one order (``problem_of``, which the status
+answer uses). The tests check that both agree. A customer's own question is answered without
+the no-scan rule (it needs the carriers' hours); the open episode's problem, which the order
+API's parcels carry, tells them what the scan found.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy import (
     ColumnElement,
@@ -38,6 +39,7 @@ from sqlalchemy import (
     select,
 )
 
+from tidings.channels.policy import zone_of
 from tidings.config.settings import WismoSettings
 from tidings.resolvers.order_api import OPEN, OrderView, ShipmentView
 from tidings.store.base import UTCDateTime
@@ -111,7 +113,7 @@ class Clock:
 
     def today_in(self, zone: str) -> date:
         """Today in a customer's time zone (UTC for a name that is not a zone)."""
-        return self.now.astimezone(_zone(zone)).date()
+        return self.now.astimezone(zone_of(zone)).date()
 
     def stalled_before(self, carrier: str) -> datetime | None:
         """Before this moment, no scan from ``carrier`` means the parcel is stalled."""
@@ -119,7 +121,7 @@ class Clock:
 
     def zones_off_utc(self) -> tuple[list[str], list[str]]:
         """(zones already on tomorrow, zones still on yesterday) compared with UTC now."""
-        return _zones_off_utc(self.now.replace(second=0, microsecond=0))
+        return _zones_off_utc(self.now)
 
 
 def clock_for(settings: WismoSettings, now: datetime) -> Clock:
@@ -137,7 +139,7 @@ def hours_for(settings: WismoSettings, carrier: str | None) -> Hours:
         days=tuple((own.days if own else None) or settings.days),
         start=(own.start if own else None) or settings.start,
         end=(own.end if own else None) or settings.end,
-        zone=_zone((own.time_zone if own else None) or settings.time_zone),
+        zone=zone_of((own.time_zone if own else None) or settings.time_zone),
     )
 
 
@@ -265,20 +267,13 @@ def _stale_before(clock: Clock) -> ColumnElement[Any]:
 
 
 @lru_cache(maxsize=4)
-def _zones_off_utc(minute: datetime) -> tuple[list[str], list[str]]:
-    today = minute.astimezone(UTC).date()
+def _zones_off_utc(now: datetime) -> tuple[list[str], list[str]]:
+    today = now.astimezone(UTC).date()
     ahead, behind = [], []
     for name in sorted(available_timezones()):
-        local = minute.astimezone(ZoneInfo(name)).date()
+        local = now.astimezone(ZoneInfo(name)).date()
         if local > today:
             ahead.append(name)
         elif local < today:
             behind.append(name)
     return ahead or ["-"], behind or ["-"]  # an empty IN () is not SQL everywhere
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
