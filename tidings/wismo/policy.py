@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from tidings.channels.policy import CHANNELS, address_on
+from tidings.channels.policy import CHANNELS, address_on, outreach_order
 from tidings.config.brands import Brand
 from tidings.store.enums import CLOSED_CASE_STATES, ChannelKind, Problem
 from tidings.store.models import Case, Order
@@ -41,16 +41,13 @@ def suppressed(brand: Brand, problem: Problem, *, open_case: bool) -> str | None
 
 
 def channel_order(brand: Brand, customer_order: Sequence[str]) -> list[ChannelKind]:
-    """The channels a proactive notice tries, in order: the brand's outreach order when it has
-    one, else the customer's (email when neither names one)."""
-    return list(_channel_order(tuple(brand.policies.outreach.channels), tuple(customer_order)))
+    """The channels a proactive notice tries, in order (the dispatcher's ``outreach_order``;
+    email when neither the brand nor the customer names one)."""
+    return list(_known(tuple(outreach_order(brand, customer_order))))
 
 
 @lru_cache(maxsize=256)
-def _channel_order(
-    brand_order: tuple[str, ...], customer_order: tuple[str, ...]
-) -> tuple[ChannelKind, ...]:
-    names = brand_order or customer_order
+def _known(names: tuple[str, ...]) -> tuple[ChannelKind, ...]:
     ordered = [CHANNELS[name] for name in names if name in CHANNELS]
     return tuple(dict.fromkeys(ordered or [ChannelKind.EMAIL]))
 
