@@ -66,8 +66,29 @@ class TestDemo:
         assert written, "the demo wrote no messages to its outbox"
         with make_session_factory(make_engine(f"sqlite:///{tmp_path / 'tidings-demo.db'}"))() as s:
             outcomes = set(s.scalars(select(Notification.state)))
-        # Every message rendered: sent, or held for the brand's quiet hours; none dead.
-        assert outcomes <= {NotificationState.SENT, NotificationState.HELD}, outcomes
+            dropped = set(
+                s.scalars(
+                    select(Notification.hold_reason).where(
+                        Notification.state == NotificationState.DROPPED
+                    )
+                )
+            )
+            proactive = set(
+                s.scalars(
+                    select(Notification.language).where(Notification.wismo_episode_id.is_not(None))
+                )
+            )
+        # Every message rendered: sent, or held for the brand's quiet hours, or (proactive WISMO
+        # telling a customer of several late parcels) dropped by the weekly cap; none dead.
+        allowed = {NotificationState.SENT, NotificationState.HELD, NotificationState.DROPPED}
+        assert outcomes <= allowed, outcomes
+        assert all(reason and reason.startswith("frequency cap") for reason in dropped), dropped
+        # The late parcels' customers were told first, each in their language; a second scan
+        # finds nothing new to tell.
+        assert proactive == {"en", "hi", "id", "ms"}
+        rescan = tidings("wismo", "scan", "--json", cwd=tmp_path)
+        assert rescan.returncode == 0, rescan.stderr
+        assert json.loads(rescan.stdout.splitlines()[-1])["enqueued"] == 0
         # Running it again starts from scratch instead of failing on existing data.
         assert tidings("demo", "--no-serve", "--orders", "10", cwd=tmp_path).returncode == 0
 

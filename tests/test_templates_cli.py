@@ -50,8 +50,8 @@ class TestLoadAndCheck:
             assert session.scalar(select(func.count()).select_from(TemplateVersion)) == 6
         check = run("check", "--json", env=env)
         assert check.exit_code == 1  # things are missing
-        # 9 brand languages x (15 events - 2 loaded) x 3 channels
-        assert json.loads(check.stdout.splitlines()[-1]) == {"missing": 351, "invalid": 0}
+        # 9 brand languages x (16 events - 2 loaded) x 3 channels
+        assert json.loads(check.stdout.splitlines()[-1]) == {"missing": 378, "invalid": 0}
         assert "missing     kapas/order_confirmed/whatsapp/hi" in check.stdout
 
     def test_bundled_copy_checks_clean(self) -> None:

@@ -20,6 +20,7 @@ from tidings.store.models import Template, TemplateVersion
 from tidings.templates import lookup, store
 from tidings.templates.bundled import load_bundled
 from tidings.templates.check import check_database
+from tidings.templates.contract import EVENTS
 from tidings.templates.store import TemplateKey
 
 TEST_COPY = Path(__file__).resolve().parent / "data" / "templates"
@@ -341,7 +342,7 @@ class TestCheck:
             report = check_database(session=session, brands=brands)
         per_brand_language = sum(len(b.languages) for b in brands.brands)
         # shipped and delayed exist in default English (3 channels), delivered only as SMS.
-        assert len(report.missing) == per_brand_language * (15 * 3 - 7)
+        assert len(report.missing) == per_brand_language * (len(EVENTS) * 3 - 7)
         assert "kapas/order_confirmed/sms/hi" in report.missing
         assert "kapas/shipped/sms/hi" not in report.missing
         assert list(report.invalid) == ["_default/delivered/sms/en v1"]

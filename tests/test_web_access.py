@@ -89,6 +89,8 @@ EXPECTED: dict[tuple[str, str], Access] = {
     ("POST", "/webhooks/twilio/status"): PUBLIC,
     ("POST", "/webhooks/twilio/inbound"): PUBLIC,
     ("POST", "/webhooks/sendgrid/events"): PUBLIC,
+    ("POST", "/webhooks/aftership"): PUBLIC,
+    ("POST", "/webhooks/easypost"): PUBLIC,
     ("GET", "/unsubscribe/{token}"): PUBLIC,
     ("POST", "/unsubscribe/{token}"): PUBLIC,
     ("GET", "/openapi.json"): api(*EVERYONE),

@@ -15,3 +15,10 @@ QUEUE_ROWS = Gauge(
     "Rows per table and state, read from the database at scrape time.",
     ["table", "state"],
 )
+
+TRACKING_UPDATES = Counter(
+    "tidings_wismo_tracking_updates_total",
+    "Tracking updates received (aggregator webhooks, carrier emails), by source and outcome "
+    "(applied, older, duplicate, unmatched).",
+    ["source", "outcome"],
+)

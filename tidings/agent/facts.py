@@ -36,6 +36,7 @@ class EmailFacts:
     medium: str = "email"  # or whatsapp / sms: a chat message, answered where it was written
     answers_notification: int | None = None  # chat: our message it replies to
     answers_notice: str | None = None  # and that message's event
+    sent_at: datetime | None = None  # its Date header: when a carrier reported what it says
 
     def as_input(self) -> EmailInput:
         """What the classifier (and the drafter) read."""
@@ -76,7 +77,19 @@ def load_facts(session: Session, email_id: int) -> EmailFacts:
         medium=email.medium,
         answers_notification=parsed.get("answers_notification"),
         answers_notice=parsed.get("answers_notice"),
+        sent_at=_aware(sent),
     )
+
+
+def _aware(value: Any) -> datetime | None:
+    """The Date header as an aware datetime (None when missing or without a zone)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
 
 
 def facts(config: RunnableConfig) -> EmailFacts:

@@ -1,14 +1,18 @@
 """notify: the case's messages go into the outbox in the same transaction as its final state.
 
 One outbox row per notice, idempotent on (brand, order, event, episode): a replay of this node
-enqueues nothing twice, and the dispatcher sends each row once. An approved (or edited) draft
-goes out as the brand's ``case_reply`` to whoever wrote, by email. A case that answered a
-question we asked (an address confirmation, delivery days) closes that earlier case too.
+enqueues nothing twice, and the dispatcher sends each row once. A notice about a problem a
+carrier or supplier reported goes through the parcel's delay episode (proactive WISMO), whose
+outreach policy may hold it back (the customer has an open case; the brand does not tell it).
+An approved (or edited) draft goes out as the brand's ``case_reply`` to whoever wrote, by
+email. A case that answered a question we asked (an address confirmation, delivery days)
+closes that earlier case too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
@@ -29,6 +33,7 @@ from tidings.resolvers.notices import base_vars, current_shipment
 from tidings.resolvers.order_api import OrderView, ShipmentView
 from tidings.store.enums import CaseState, ChannelKind
 from tidings.store.models import BrandRow, Case, Order
+from tidings.wismo.episodes import Routed, route
 
 log = get_logger(__name__)
 CLOSED_BY_REPLY = {CaseState.AUTO_RESOLVED, CaseState.RESOLVED}
@@ -61,11 +66,27 @@ def notify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
             decision.by,
         )
     case_id = state.case_id or 0
+    queued = 0
     with work.fenced() as session:
         brand = session.get_one(BrandRow, state.brand_id)
         for item in notices:
+            routed = _through_episode(agent, session, brand, item, case_id, email.sent_at)
+            if routed.notice is None:
+                add_event(session, case_id, "notify", f"not sent: {routed.reason}")
+                continue
             order = orders.get(item.order_number or "")
-            _enqueue(session, brand, case_id, state.language, item, order, writer, proactive)
+            _enqueue(
+                session,
+                brand,
+                case_id,
+                state.language,
+                routed.notice,
+                order,
+                writer,
+                proactive,
+                routed.episode_id,
+            )
+            queued += 1
         closed_at = None if closing is CaseState.AWAITING_CUSTOMER else agent.clock()
         set_case(
             session,
@@ -80,13 +101,36 @@ def notify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
             session,
             case_id,
             "notify",
-            f"{closing.value}: {resolution}; {len(notices)} message(s) queued",
+            f"{closing.value}: {resolution}; {queued} message(s) queued",
             actor=actor,
         )
         if closing in CLOSED_BY_REPLY:
             _close_parent(session, agent, case_id)
-    log.info("case ended", state=closing.value, messages=len(notices), category=state.category)
+    log.info("case ended", state=closing.value, messages=queued, category=state.category)
     return {"closing": closing, "resolution": resolution, "trail": [], "decision": None}
+
+
+def _through_episode(
+    agent: Agent,
+    session: Session,
+    brand: BrandRow,
+    notice: Notice,
+    case_id: int,
+    reported_at: datetime | None,
+) -> Routed:
+    """A problem a carrier or supplier reported goes through the parcel's delay episode: one
+    history and one message per problem, whoever reports it (tidings.wismo.episodes)."""
+    config = agent.brand(brand.slug)
+    if notice.problem is None or config is None:
+        return Routed(notice)
+    return route(
+        session,
+        brand=config,
+        notice=notice,
+        case_id=case_id,
+        now=agent.clock(),
+        reported_at=reported_at,
+    )
 
 
 def _order(agent: Agent, state: CaseRun, number: str) -> OrderView | None:
@@ -154,6 +198,7 @@ def _enqueue(
     order: OrderView | None,
     writer: Writer,
     proactive: bool,
+    episode_id: int | None = None,
 ) -> None:
     """One outbox row: to the order's customer, or (a reply about no order) to the sender. An
     answer to a chat message goes back on WhatsApp or SMS, where the customer wrote."""
@@ -193,6 +238,7 @@ def _enqueue(
         recipient=recipient,
         language=notice.language or customer.language,
         proactive=proactive and notice.event != "case_reply",
+        wismo_episode_id=episode_id,
     )
 
 

@@ -4,15 +4,17 @@ Checked when the dispatcher picks a message up, not when it is enqueued, because
 customer's WhatsApp window and the clock all change in between:
 - frequency cap for proactive messages (brand ``policies.proactive_per_week``): dropped;
 - quiet hours in the customer's time zone for proactive messages: held until they end;
-- per channel, in the customer's order: the brand has a sender, the customer has an address,
-  consent (WhatsApp and SMS need an opt-in; email goes unless opted out), and WhatsApp's
-  24-hour customer-service window, outside which only an approved template may be sent.
+- per channel, in the customer's order (a proactive message: the brand's outreach order when it
+  has one, e.g. WhatsApp, then SMS, then email): the brand has a sender, the customer has an
+  address, consent (WhatsApp and SMS need an opt-in; email goes unless opted out), and
+  WhatsApp's 24-hour customer-service window, outside which only an approved template may be
+  sent (a utility template, for a proactive message).
 The first channel that passes is used; the reasons the others failed are kept.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,6 +34,7 @@ PROACTIVE_EVENTS = frozenset(
         "out_for_delivery",
         "delivered",
         "delayed",
+        "back_on_track",
         "address_confirmation_request",
         "reschedule_options",
         "failed_attempt",
@@ -41,6 +44,7 @@ PROACTIVE_EVENTS = frozenset(
     }
 )
 WHATSAPP_WINDOW = timedelta(hours=24)
+CHANNELS = {kind.value: kind for kind in ChannelKind}
 CAP_PERIOD = timedelta(days=7)
 _COUNTED = (
     NotificationState.SENDING,
@@ -130,7 +134,7 @@ class SendPolicy:
         )
         if sent >= cap:
             return Drop(f"frequency cap: {sent} proactive messages in 7 days, brand allows {cap}")
-        tz = _zone(customer.time_zone)
+        tz = zone_of(customer.time_zone)
         until = quiet_until(brand.policies.quiet_hours, now, tz)
         if until is not None:
             window = (
@@ -151,16 +155,23 @@ class SendPolicy:
         now: datetime,
     ) -> Decision:
         refused: list[str] = []
-        for kind in channel_candidates(notification.channel, customer.channel_order):
+        proactive = self.is_proactive(notification)
+        order = outreach_order(brand, customer.channel_order) if proactive else None
+        for kind in channel_candidates(notification.channel, order or customer.channel_order):
             reason = self._refusal(brand, customer, kind, available)
             template = None
             if reason is None and kind is ChannelKind.WHATSAPP and not in_window(customer, now):
                 languages = [notification.language, brand.default_language]
                 template = approved_template(
-                    session, brand_slug=brand.slug, event=notification.event, languages=languages
+                    session,
+                    brand_slug=brand.slug,
+                    event=notification.event,
+                    languages=languages,
+                    category="UTILITY" if proactive else None,
                 )
                 if template is None:
-                    reason = "outside the 24-hour window and no approved template"
+                    kind_of = "utility template" if proactive else "template"
+                    reason = f"outside the 24-hour window and no approved {kind_of}"
             if reason is None:
                 note = "; ".join(refused) if refused else None
                 return Send(kind, recipient_for(customer, kind), template, note)
@@ -188,20 +199,30 @@ class SendPolicy:
         return None
 
 
-def channel_candidates(first: ChannelKind, order: list[str]) -> list[ChannelKind]:
-    """The enqueued channel, then the customer's preferences, each once."""
-    known = {kind.value: kind for kind in ChannelKind}
-    ordered = [first, *(known[name] for name in order if name in known)]
+def channel_candidates(first: ChannelKind, order: Sequence[str]) -> list[ChannelKind]:
+    """The enqueued channel, then the given order (the customer's preferences), each once."""
+    ordered = [first, *(CHANNELS[name] for name in order if name in CHANNELS)]
     return list(dict.fromkeys(ordered))
+
+
+def outreach_order(brand: Brand, customer_order: Sequence[str]) -> list[str]:
+    """The channels a proactive message tries, in order: the brand's outreach order when it has
+    one, else the customer's own."""
+    return list(brand.policies.outreach.channels) or list(customer_order)
 
 
 def recipient_for(customer: Customer, kind: ChannelKind) -> str:
     """The customer's address on a channel."""
+    return address_on(kind, email=customer.email, phone=customer.phone)
+
+
+def address_on(kind: ChannelKind, *, email: str | None, phone: str | None) -> str:
+    """An email address or E.164 phone number as a channel addresses it."""
     if kind is ChannelKind.EMAIL:
-        return customer.email or ""
+        return email or ""
     if kind is ChannelKind.WHATSAPP:
-        return f"whatsapp:{customer.phone}"
-    return customer.phone or ""
+        return f"whatsapp:{phone}"
+    return phone or ""
 
 
 def in_window(customer: Customer, now: datetime) -> bool:
@@ -245,7 +266,9 @@ def proactive_count(
     return int(session.scalar(query) or 0)
 
 
-def _zone(name: str) -> ZoneInfo:
+def zone_of(name: str) -> ZoneInfo:
+    """A customer's time zone; UTC for a name that is not one (a bad row must not stop
+    the dispatcher)."""
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

@@ -105,10 +105,16 @@ def _check_placeholders(definition: TemplateDefinition) -> None:
 
 
 def approved_template(
-    session: Session, *, brand_slug: str, event: str, languages: Sequence[str]
+    session: Session,
+    *,
+    brand_slug: str,
+    event: str,
+    languages: Sequence[str],
+    category: str | None = None,
 ) -> WhatsAppTemplate | None:
-    """The approved template for a brand's event, in the first language that has one."""
-    rows = session.scalars(
+    """The approved template for a brand's event, in the first language that has one; of
+    ``category`` only when given (a business-initiated notice needs a UTILITY template)."""
+    query = (
         select(WhatsAppTemplate)
         .join(BrandRow, BrandRow.id == WhatsAppTemplate.brand_id)
         .where(
@@ -118,7 +124,10 @@ def approved_template(
             WhatsAppTemplate.approval_status == WhatsAppApproval.APPROVED,
             WhatsAppTemplate.content_sid.is_not(None),
         )
-    ).all()
+    )
+    if category is not None:
+        query = query.where(WhatsAppTemplate.category == category)
+    rows = session.scalars(query).all()
     by_language = {row.language: row for row in rows}
     return next((by_language[lang] for lang in languages if lang in by_language), None)
 

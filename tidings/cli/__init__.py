@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tidings.cli import cases, db, emails, inbox, killswitch, model, outbox, users
+from tidings.cli import cases, db, emails, inbox, killswitch, model, outbox, users, wismo
 from tidings.cli.demo import demo
 from tidings.cli.eval import eval_command
 from tidings.cli.seed import seed
@@ -35,6 +35,7 @@ app.add_typer(templates_app, name="templates")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(users.users_app, name="users")
 app.add_typer(users.tokens_app, name="tokens")
+app.add_typer(wismo.app, name="wismo")
 
 
 def main() -> None:

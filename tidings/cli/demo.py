@@ -35,6 +35,7 @@ from tidings.store.enums import Role
 from tidings.store.migrate import upgrade_url
 from tidings.templates.bundled import load_bundled
 from tidings.web.app import create_app
+from tidings.wismo.scan import Scanner
 
 SAMPLE_EMAILS = Path(__file__).resolve().parent.parent / "demo" / "emails"
 DEMO_DB = "tidings-demo.db"
@@ -51,6 +52,8 @@ NEXT_STEPS = (
     ("tidings cases show ID", "one case's trail: steps, guards, actions, messages"),
     ("tidings cases decide ID approve", "send a drafted reply (a worker applies it)"),
     ("tidings outbox list", "the messages, sent to the local outbox folder"),
+    ("tidings wismo report", "proactive WISMO: messages by trigger and channel"),
+    ("tidings wismo scan", "scan the open shipments again (nothing new to send)"),
     ("tidings emails list", "the stored emails and their states"),
     ("tidings serve", "the web app, again (log in with a user below)"),
     ("tidings users list", "the web app's users; `tidings users add` for more"),
@@ -159,6 +162,8 @@ def demo(
     imported = import_samples(sessions, brands, SAMPLE_EMAILS)
     with pipeline(settings, brands, sessions) as built:
         processed = Worker(session_factory=sessions, steps=built.steps).run_until_idle()
+    # Proactive WISMO: the late parcels' customers hear first (a worker does this on a schedule).
+    scanned = Scanner(sessions=sessions, brands=brands, settings=settings.wismo).scan()
     dispatcher = build_dispatcher(settings, concurrency=4, public_url=None)
     try:
         sent = dispatcher.run_until_idle()
@@ -177,6 +182,9 @@ def demo(
     with sessions() as session:
         for what, detail in summary(session):
             done.add_row(what, detail)
+    done.add_row("open shipments scanned (proactive WISMO)", str(scanned.shipments))
+    done.add_row("delay episodes opened", str(scanned.episodes_opened))
+    done.add_row("proactive notices queued by the scan", str(scanned.enqueued))
     outbox = settings.outbox_dir
     done.add_row(f"messages written to {outbox}", str(sent.counts.get("sent", 0)))
     held = sent.counts.get("held", 0)

@@ -18,6 +18,7 @@ from tidings.cli.common import (
     open_database,
 )
 from tidings.pipeline.worker import Periodic, Worker
+from tidings.wismo.scan import Scanner
 
 
 def worker(
@@ -41,12 +42,16 @@ def worker(
             timedelta(minutes=1),
             lambda: follow_promotions(built.agent.classifier, sessions),
         )
+        every = timedelta(seconds=settings.wismo.scan_every_seconds)
+        scanner = Scanner(sessions=sessions, brands=brands, settings=settings.wismo)
+        # Every worker tries; the scan's lock and its "ran recently" check make it one.
+        scan = Periodic("wismo scan", every, lambda: scanner.scan(due_after=every).enqueued)
         runner = Worker(
             session_factory=sessions,
             steps=built.steps,
             lease_for=timedelta(seconds=settings.worker.lease_seconds),
             heartbeat_every=settings.worker.heartbeat_seconds,
-            periodic=[prune, serve_promoted],
+            periodic=[prune, serve_promoted, scan],
         )
         if once:
             report = runner.run_until_idle()

@@ -60,6 +60,54 @@ class QuietHours(BaseModel):
     end: time = time(9, 0)
 
 
+ProblemName = Literal[
+    "delay", "failed_attempt", "customs_hold", "exception", "address_issue", "backorder"
+]
+ChannelName = Literal["whatsapp", "sms", "email"]
+CloseName = Literal["delivered", "back_on_track"]
+EVERY_PROBLEM: tuple[ProblemName, ...] = (
+    "delay",
+    "failed_attempt",
+    "customs_hold",
+    "exception",
+    "address_issue",
+    "backorder",
+)
+
+
+class Outreach(BaseModel):
+    """Proactive WISMO: which problems the brand tells customers about, on which channels, how
+    often while a problem drags on, and whether it says when the problem is over. Quiet hours
+    and the weekly cap (``Policies``) apply to every proactive message."""
+
+    enabled: bool = True
+    notify: list[ProblemName] = Field(
+        default_factory=lambda: list(EVERY_PROBLEM),
+        description="problems that get a proactive notice",
+    )
+    channels: list[ChannelName] = Field(
+        default_factory=list,
+        description="channel order and fallback for proactive notices, e.g. [whatsapp, sms, "
+        "email]; empty: the customer's own order. A channel the customer has not opted in to, "
+        "or a WhatsApp template that is not approved, falls through to the next",
+    )
+    follow_up_days: list[float] = Field(
+        default_factory=lambda: [2.0, 5.0],
+        description="days after a problem opened when the customer hears again if it lasts",
+    )
+    close_notice: list[CloseName] = Field(
+        default_factory=lambda: list[CloseName](["delivered", "back_on_track"]),
+        description="tell the customer a problem they heard about is over",
+    )
+
+    @field_validator("follow_up_days")
+    @classmethod
+    def _increasing(cls, value: list[float]) -> list[float]:
+        if any(day <= 0 for day in value) or value != sorted(set(value)):
+            raise ValueError(f"follow_up_days must be positive and increasing, got {value}")
+        return value
+
+
 class Policies(BaseModel):
     """What Tidings may do on its own for this brand."""
 
@@ -89,6 +137,7 @@ class Policies(BaseModel):
         description="hours a person has to decide an escalated case of a category for this "
         "brand; overrides TIDINGS_AGENT__SLA_HOURS and the defaults",
     )
+    outreach: Outreach = Field(default_factory=Outreach)
 
 
 class Brand(BaseModel):

@@ -6,9 +6,11 @@ mailboxes are JSON, e.g. ``TIDINGS_MAILBOXES='[{"name": "kapas-support", ...}]'`
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -276,6 +278,66 @@ class WorkerSettings(BaseModel):
     )
 
 
+def _zone_name(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone, e.g. Asia/Kolkata") from None
+    return value
+
+
+ZoneName = Annotated[str, AfterValidator(_zone_name)]
+
+
+class CarrierHours(BaseModel):
+    """When a carrier scans parcels: a parcel is stalled after ``stale_after_hours`` of these
+    hours without a scan. Unset fields take the defaults of ``WismoSettings``."""
+
+    stale_after_hours: float | None = Field(default=None, gt=0)
+    days: list[int] | None = Field(default=None, description="working weekdays, 0 = Monday")
+    start: time | None = None
+    end: time | None = None
+    time_zone: ZoneName | None = None
+
+
+class WismoSettings(BaseModel):
+    """Proactive WISMO (``TIDINGS_WISMO__*``): aggregator webhooks and the delay scan."""
+
+    aftership_secret: SecretStr | None = Field(
+        default=None, description="AfterShip's webhook secret (aftership-hmac-sha256)"
+    )
+    easypost_secret: SecretStr | None = Field(
+        default=None, description="the webhook_secret given to EasyPost (X-Hmac-Signature)"
+    )
+    scan_every_seconds: float = Field(
+        default=300.0, gt=0, description="how often a worker runs the scan (one at a time)"
+    )
+    stale_after_hours: float = Field(
+        default=48.0, gt=0, description="business hours without a carrier scan: stalled"
+    )
+    days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4, 5])
+    start: time = time(9, 0)
+    end: time = time(18, 0)
+    time_zone: ZoneName = "Asia/Kolkata"
+    carriers: dict[str, CarrierHours] = Field(
+        default_factory=dict,
+        description='per carrier code, e.g. {"jne": {"stale_after_hours": 24, '
+        '"time_zone": "Asia/Jakarta"}}',
+    )
+
+    @model_validator(mode="after")
+    def _hours_make_sense(self) -> WismoSettings:
+        for name, rule in [("default", None), *self.carriers.items()]:
+            days = (rule.days if rule and rule.days is not None else None) or self.days
+            start = (rule.start if rule else None) or self.start
+            end = (rule.end if rule else None) or self.end
+            if not days or any(not 0 <= d <= 6 for d in days) or start >= end:
+                raise ValueError(
+                    f"{name}: working days must be 0-6 (Monday = 0) and start before end"
+                )
+        return self
+
+
 class WebSettings(BaseModel):
     """The web app (``TIDINGS_WEB__*``): listener, signing key, request and login limits."""
 
@@ -348,6 +410,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     orders: OrderAPISettings = Field(default_factory=OrderAPISettings)
+    wismo: WismoSettings = Field(default_factory=WismoSettings)
 
     @field_validator("log_level")
     @classmethod
@@ -403,6 +466,11 @@ class Settings(BaseSettings):
         if self.smtp.username:
             password = self.smtp.password.get_secret_value() if self.smtp.password else ""
             found.append(("smtp.password", "SMTP__PASSWORD", password))
+        for provider in ("aftership", "easypost"):
+            secret: SecretStr | None = getattr(self.wismo, f"{provider}_secret")
+            if secret is not None:
+                env = f"WISMO__{provider.upper()}_SECRET"
+                found.append((f"wismo.{provider}_secret", env, secret.get_secret_value()))
         if self.orders.kind == "rest":
             token = self.orders.token.get_secret_value() if self.orders.token else ""
             found.append(("orders.token", "ORDERS__TOKEN", token))

@@ -390,6 +390,8 @@ class _World:
         shipment.events = build_events(
             self.rng, shipment, order.placed_at, self.now, origin, destination
         )
+        if shipment.events:
+            shipment.last_scan_at = shipment.tracking_updated_at = shipment.events[-1].occurred_at
         if status is ShipmentStatus.DELIVERED and shipment.events:
             shipment.delivered_at = shipment.events[-1].occurred_at
         for line in order.lines:

@@ -21,6 +21,8 @@ NOTICE_NAMES = {
     "shipped": "WISMO answers",
     "out_for_delivery": "WISMO answers",
     "delayed": "delay notices",
+    "back_on_track": "back-on-track notices",
+    "delivered": "delivered notices",
     "address_confirmation_request": "address confirmations asked",
     "reschedule_options": "delivery days offered",
     "failed_attempt": "failed-attempt notices",

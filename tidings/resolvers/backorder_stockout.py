@@ -7,6 +7,7 @@ from tidings.resolvers.base import Resolution, ResolveContext, register
 from tidings.resolvers.carrier import affected_orders, notify_each
 from tidings.resolvers.dates import requested_day
 from tidings.resolvers.notices import iso
+from tidings.store.enums import Problem
 
 
 @register
@@ -45,5 +46,5 @@ class BackorderStockout:
             late = [line.name for line in lines if not skus or line.sku in skus]
             return {"backorder": {"items": late or [line.name for line in lines], "eta": iso(eta)}}
 
-        notices = notify_each(ctx, orders, "backorder_update", sections)
+        notices = notify_each(ctx, orders, "backorder_update", sections, Problem.BACKORDER)
         return ctx.done("resolved", f"backorder noted for {len(orders)} order(s)", notices)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from tidings.config.brands import Brand
 from tidings.errors import ConfigError
 from tidings.resolvers.order_api import OrderAPI, OrderView, ShipmentView
-from tidings.store.enums import ChannelKind
+from tidings.store.enums import ChannelKind, Problem
 
 Outcome = Literal["resolved", "awaiting_customer", "escalate"]
 
@@ -35,6 +35,12 @@ class Notice(BaseModel):
     variables: dict[str, Any] = Field(description="template variables, as JSON")
     channel: ChannelKind | None = Field(default=None, description="None: the customer's first")
     language: str | None = None
+    problem: Problem | None = Field(
+        default=None,
+        description="a parcel's problem a carrier reported: the notice goes through its delay "
+        "episode (proactive WISMO), so the customer hears of one problem once, whoever reports it",
+    )
+    tracking_number: str | None = Field(default=None, description="the parcel of ``problem``")
 
 
 class Guard(BaseModel):

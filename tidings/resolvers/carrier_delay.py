@@ -7,6 +7,7 @@ from tidings.resolvers.base import Resolution, ResolveContext, register
 from tidings.resolvers.carrier import affected_orders, notify_each
 from tidings.resolvers.dates import requested_day
 from tidings.resolvers.notices import iso
+from tidings.store.enums import Problem
 
 
 @register
@@ -42,6 +43,10 @@ class CarrierDelay:
                 for order in orders
             ]
         notices = notify_each(
-            ctx, orders, "delayed", lambda _o, _s: {"delay": {"new_eta": iso(eta), "reason": ""}}
+            ctx,
+            orders,
+            "delayed",
+            lambda _o, _s: {"delay": {"new_eta": iso(eta), "reason": ""}},
+            Problem.DELAY,
         )
         return ctx.done("resolved", f"delay noted for {len(orders)} order(s)", notices)

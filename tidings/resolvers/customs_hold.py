@@ -6,6 +6,7 @@ import re
 
 from tidings.resolvers.base import Resolution, ResolveContext, register
 from tidings.resolvers.carrier import affected_orders, notify_each
+from tidings.store.enums import Problem
 
 # Customs asking for documents (ID, KYC, invoices, permits) needs a person to guide the customer.
 DOCUMENTS = re.compile(
@@ -49,5 +50,6 @@ class CustomsHold:
             lambda order, _s: {
                 "customs": {"action": PAY_DUTY.get(order.customer.language, PAY_DUTY["en"])}
             },
+            Problem.CUSTOMS_HOLD,
         )
         return ctx.done("resolved", "told the customer about the duty to pay", notices)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from tidings.resolvers.base import Resolution, ResolveContext, register
+from tidings.resolvers.carrier import reported
 from tidings.resolvers.dates import delivery_days, requested_day
 from tidings.resolvers.guards import order_matched
 from tidings.resolvers.notices import current_shipment, iso, notice
+from tidings.store.enums import Problem
 
 
 @register
@@ -25,13 +27,15 @@ class FailedDeliveryAttempt:
             ctx.today, ctx.reschedule_options, policy.delivery_days, policy.reschedule_window_days
         )
         next_attempt = requested_day(ctx.fields.get("requested_date"), "", ctx.today, None)
+        parcel = current_shipment(ctx.shipments(order))
         told = notice(
             "failed_attempt",
             order,
             episode=ctx.episode,
-            shipment=current_shipment(ctx.shipments(order)),
+            shipment=parcel,
             help_url=ctx.help_url,
             attempt={"next_attempt": iso(next_attempt), "reason": ""},
             reschedule={"options": [iso(d) for d in options], "reply_hint": ""},
         )
+        told = reported(told, Problem.FAILED_ATTEMPT, parcel)
         return ctx.done("resolved", "told the customer and offered delivery days", [told])

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tidings.domain import Address
 from tidings.store.enums import LineStatus, OrderStatus, ShipmentStatus
@@ -60,6 +60,13 @@ class ShipmentView(BaseModel):
     eta: date | None
     delivered_at: datetime | None
     events: list[TrackingEventView]
+    # What proactive WISMO knows beyond the carrier's word; an order API may leave them out.
+    predicted_eta: date | None = None
+    last_scan_at: datetime | None = None
+    delay_reported_at: datetime | None = None
+    problem: str | None = Field(
+        default=None, description="the open delay episode's problem, when Tidings tracks one"
+    )
 
     def is_late(self, today: date) -> bool:
         """Not delivered and its promised date has passed."""

@@ -8,7 +8,7 @@ guards against the winner's result.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,6 +42,7 @@ from tidings.store.models import (
     OrderLine,
     PurchaseOrder,
     Shipment,
+    WismoEpisode,
 )
 
 # Which order states allow which change.
@@ -54,10 +55,15 @@ RESCHEDULE_ALLOWED = RESCHEDULABLE
 
 def order_view(order: Order) -> OrderView:
     """Map an ``Order`` row (with lines, customer and brand loaded) to its API view."""
-    customer = order.customer
+    return order_view_of(order, order.customer, order.brand.slug, order.lines)
+
+
+def order_view_of(order: Any, customer: Any, brand: str, lines: Iterable[Any]) -> OrderView:
+    """The API view from an order's, its customer's and its lines' columns: ORM objects, or
+    plain rows with the same names (the WISMO scan reads thousands at once without the ORM)."""
     return OrderView(
         number=order.number,
-        brand=order.brand.slug,
+        brand=brand,
         status=order.status,
         currency=order.currency,
         total=from_minor(order.total_minor, order.currency),
@@ -79,7 +85,7 @@ def order_view(order: Order) -> OrderView:
                 unit_price=from_minor(line.unit_price_minor, order.currency),
                 status=line.status,
             )
-            for line in order.lines
+            for line in lines
         ],
         promised_date=order.promised_date,
         delivery_date=order.delivery_date,
@@ -87,8 +93,14 @@ def order_view(order: Order) -> OrderView:
     )
 
 
-def shipment_view(shipment: Shipment) -> ShipmentView:
-    """Map a ``Shipment`` row (with events loaded) to its API view."""
+def shipment_view(shipment: Shipment, problem: str | None = None) -> ShipmentView:
+    """Map a ``Shipment`` row (with events loaded) to its API view; ``problem`` is its open
+    delay episode's."""
+    return shipment_view_of(shipment, shipment.events, problem)
+
+
+def shipment_view_of(shipment: Any, events: Iterable[Any], problem: str | None) -> ShipmentView:
+    """The API view from a shipment's columns (an ORM object or a plain row) and its scans."""
     return ShipmentView(
         carrier=shipment.carrier,
         tracking_number=shipment.tracking_number,
@@ -106,13 +118,30 @@ def shipment_view(shipment: Shipment) -> ShipmentView:
                 description=e.description,
                 location=e.location,
             )
-            for e in shipment.events
+            for e in events
         ],
+        predicted_eta=shipment.predicted_eta,
+        last_scan_at=shipment.last_scan_at,
+        delay_reported_at=shipment.delay_reported_at,
+        problem=problem,
     )
 
 
+def open_problems(session: Session, shipment_ids: list[int]) -> dict[int, str]:
+    """The problem of each parcel's open delay episode (proactive WISMO): an inbound "where is
+    my order?" then tells what the proactive notice told. The oldest open one wins."""
+    if not shipment_ids:
+        return {}
+    rows = session.execute(
+        select(WismoEpisode.shipment_id, WismoEpisode.problem)
+        .where(WismoEpisode.shipment_id.in_(shipment_ids), WismoEpisode.closed_at.is_(None))
+        .order_by(WismoEpisode.id.desc())
+    )
+    return {shipment_id: problem.value for shipment_id, problem in rows if shipment_id}
+
+
 # One query for the order with its customer and brand, one for its lines.
-_ORDER_LOADS = (
+ORDER_LOADS = (
     selectinload(Order.lines),
     joinedload(Order.customer),
     joinedload(Order.brand),
@@ -142,7 +171,7 @@ class BuiltinOrderStore:
             select(Order)
             .join(Order.customer)
             .where(contact)
-            .options(*_ORDER_LOADS)
+            .options(*ORDER_LOADS)
             .order_by(Order.placed_at.desc())
             .limit(limit)
         )
@@ -158,8 +187,9 @@ class BuiltinOrderStore:
                 .where(Shipment.order_id == order.id)
                 .options(selectinload(Shipment.events))
                 .order_by(Shipment.id)
-            )
-            return [shipment_view(s) for s in shipments]
+            ).all()
+            problems = open_problems(session, [s.id for s in shipments])
+            return [shipment_view(s, problems.get(s.id)) for s in shipments]
 
     def find_order_by_tracking(self, tracking_number: str) -> OrderView | None:
         """The order whose parcel has this tracking number (spaces and case ignored)."""
@@ -171,7 +201,7 @@ class BuiltinOrderStore:
             if order_id is None:
                 return None
             order = session.scalars(
-                select(Order).where(Order.id == order_id).options(*_ORDER_LOADS)
+                select(Order).where(Order.id == order_id).options(*ORDER_LOADS)
             ).one()
             return order_view(order)
 
@@ -210,7 +240,7 @@ class BuiltinOrderStore:
                     )
                 ),
             )
-            .options(*_ORDER_LOADS)
+            .options(*ORDER_LOADS)
             .order_by(Order.placed_at, Order.id)
             .limit(limit)
         )
@@ -352,7 +382,7 @@ class BuiltinOrderStore:
 
     @staticmethod
     def _load(session: Session, number: str, *, lock: bool = False) -> Order | None:
-        query = select(Order).where(Order.number == number.strip().upper()).options(*_ORDER_LOADS)
+        query = select(Order).where(Order.number == number.strip().upper()).options(*ORDER_LOADS)
         if lock:  # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers
             query = query.with_for_update(of=Order)
         return session.scalars(query).one_or_none()

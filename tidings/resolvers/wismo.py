@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tidings.resolvers.base import Resolution, ResolveContext, register
 from tidings.resolvers.guards import order_and_owner
-from tidings.resolvers.notices import iso, notice
-from tidings.wismo.status import answer
+from tidings.wismo.detect import Clock
+from tidings.wismo.status import answer, notice_for
 
 
 @register
@@ -16,22 +16,24 @@ class Wismo:
     category = "wismo"
 
     def resolve(self, ctx: ResolveContext) -> Resolution:
-        """Answer with the notice that tells the order's status."""
+        """Answer with the notice that tells the order's status (what a proactive notice about
+        it says too)."""
         order = order_and_owner(ctx)
         if order is None:
             return ctx.escalate("the order or the sender could not be verified")
-        status = answer(order, ctx.shipments(order), ctx.today)
-        if not ctx.guard("status can be told", status.event is not None, status.escalate or ""):
+        clock = Clock(now=ctx.now)
+        status = answer(order, ctx.shipments(order), clock)
+        told = status.event is not None and status.escalate is None
+        if not ctx.guard("status can be told", told, status.escalate or ""):
             return ctx.escalate(status.escalate or "no status to tell")
-        assert status.event is not None  # noqa: S101 - the guard above
-        sections = {"delay": {"new_eta": iso(status.eta), "reason": ""}} if status.late else {}
-        reply = notice(
-            status.event,
+        reply = notice_for(
+            status,
             order,
+            brand=ctx.brand,
+            clock=clock,
             episode=ctx.episode,
-            shipment=status.shipment,
             help_url=ctx.help_url,
             language=ctx.language,
-            **sections,
+            reschedule_options=ctx.reschedule_options,
         )
         return ctx.done("resolved", f"answered with the status ({status.event})", [reply])

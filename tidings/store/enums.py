@@ -140,3 +140,29 @@ class Role(StrEnum):
     OPS = "ops"
     BRAND_MANAGER = "brand_manager"
     ADMIN = "admin"
+
+
+class Problem(StrEnum):
+    """What is wrong with a parcel (or an order), as a delay episode tracks it: one open episode
+    per shipment and problem, so a customer hears once per new problem."""
+
+    DELAY = "delay"
+    FAILED_ATTEMPT = "failed_attempt"
+    CUSTOMS_HOLD = "customs_hold"
+    EXCEPTION = "exception"
+    ADDRESS_ISSUE = "address_issue"
+    BACKORDER = "backorder"
+
+
+class Trigger(StrEnum):
+    """Which rule (or which report) opened a delay episode."""
+
+    PROMISE_PASSED = "promise_passed"
+    ETA_BEYOND_PROMISE = "eta_beyond_promise"
+    NO_SCAN = "no_scan"
+    CARRIER_REPORTED = "carrier_reported"
+    FAILED_ATTEMPT = "failed_attempt"
+    CUSTOMS_HOLD = "customs_hold"
+    EXCEPTION = "exception"
+    BACKORDER = "backorder"
+    CARRIER_EMAIL = "carrier_email"

@@ -31,6 +31,7 @@ from tidings.web.routes.health import health_router
 from tidings.web.routes.killswitch import killswitch_router
 from tidings.web.routes.queue import queue_router
 from tidings.web.routes.templates import templates_router
+from tidings.web.routes.tracking import tracking_router
 from tidings.web.routes.unsubscribe import unsubscribe_router
 from tidings.web.routes.users import users_router
 from tidings.web.routes.webhooks import webhooks_router
@@ -80,6 +81,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         templates_router(),
         health_router(),
         webhooks_router(settings),
+        tracking_router(settings),
         unsubscribe_router(),
         docs_router(app),
     ):

@@ -13,6 +13,7 @@ from tidings.store.models.orders import Order, OrderLine, PurchaseOrder, Shipmen
 from tidings.store.models.switches import KillSwitch
 from tidings.store.models.templates import Template, TemplateVersion
 from tidings.store.models.unsubscribe import UnsubscribeToken
+from tidings.store.models.wismo import ShipmentUpdate, WismoEpisode, WismoScan
 
 __all__ = [
     "Action",
@@ -36,6 +37,7 @@ __all__ = [
     "OrderLine",
     "PurchaseOrder",
     "Shipment",
+    "ShipmentUpdate",
     "Template",
     "TemplateVersion",
     "TrackingEvent",
@@ -44,5 +46,7 @@ __all__ = [
     "WebSession",
     "WhatsAppApproval",
     "WhatsAppTemplate",
+    "WismoEpisode",
+    "WismoScan",
     "user_brands",
 ]

@@ -26,6 +26,11 @@ class Notification(IdMixin, TimestampMixin, WorkItemMixin, Base):
     )
     order_id: Mapped[int | None] = mapped_column(BigIntId, ForeignKey("orders.id"))
     case_id: Mapped[int | None] = mapped_column(BigIntId, ForeignKey("cases.id"))
+    # No foreign key: the WISMO scan queues tens of thousands of these in one statement, and
+    # episodes are never deleted (see models/wismo.py).
+    wismo_episode_id: Mapped[int | None] = mapped_column(
+        BigIntId, index=True, doc="the delay episode this notice tells (proactive WISMO)"
+    )
     event: Mapped[str] = mapped_column(String(64))
     proactive: Mapped[bool | None] = mapped_column(
         default=None,

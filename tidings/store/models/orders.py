@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tidings.store.base import Base, BigIntId, IdMixin, TimestampMixin
@@ -44,10 +44,22 @@ class Order(IdMixin, TimestampMixin, Base):
     )
 
 
+# Lines waiting for a supplier: the WISMO scan's backorders, a handful among millions of lines.
+LINE_BACKORDERED = text("status = 'backordered'")
+
+
 class OrderLine(IdMixin, Base):
     """One product in an order."""
 
     __tablename__ = "order_lines"
+    __table_args__ = (
+        Index(
+            "ix_order_lines_backordered",
+            "order_id",
+            postgresql_where=LINE_BACKORDERED,
+            sqlite_where=LINE_BACKORDERED,
+        ),
+    )
 
     order_id: Mapped[int] = mapped_column(
         BigIntId, ForeignKey("orders.id", ondelete="CASCADE"), index=True
@@ -61,11 +73,24 @@ class OrderLine(IdMixin, Base):
     order: Mapped[Order] = relationship(back_populates="lines")
 
 
+# Parcels still on their way: what the WISMO scan reads. Delivered ones pile up over the years;
+# this index keeps the scan's cost with the parcels in flight.
+SHIPMENT_IN_FLIGHT = text("status NOT IN ('delivered', 'returned')")
+
+
 class Shipment(IdMixin, TimestampMixin, Base):
     """A parcel carrying some or all of an order's lines."""
 
     __tablename__ = "shipments"
-    __table_args__ = (UniqueConstraint("carrier", "tracking_number"),)
+    __table_args__ = (
+        UniqueConstraint("carrier", "tracking_number"),
+        Index(
+            "ix_shipments_in_flight",
+            "order_id",
+            postgresql_where=SHIPMENT_IN_FLIGHT,
+            sqlite_where=SHIPMENT_IN_FLIGHT,
+        ),
+    )
 
     order_id: Mapped[int] = mapped_column(
         BigIntId, ForeignKey("orders.id", ondelete="CASCADE"), index=True
@@ -78,6 +103,20 @@ class Shipment(IdMixin, TimestampMixin, Base):
     promised_date: Mapped[date | None] = mapped_column(Date)
     eta: Mapped[date | None] = mapped_column(Date)
     delivered_at: Mapped[datetime | None]
+    predicted_eta: Mapped[date | None] = mapped_column(
+        Date, doc="an aggregator's predicted delivery date (AfterShip's AI estimate)"
+    )
+    last_scan_at: Mapped[datetime | None] = mapped_column(
+        doc="the carrier's newest scan: no scan for too long is a delay"
+    )
+    tracking_updated_at: Mapped[datetime | None] = mapped_column(
+        doc="when the newest tracking update applied happened: an older one arriving late only "
+        "adds to the history"
+    )
+    delay_reported_at: Mapped[datetime | None] = mapped_column(
+        doc="the carrier said it is delayed (an email, an aggregator's delay status) and no "
+        "later update said otherwise"
+    )
 
     order: Mapped[Order] = relationship(back_populates="shipments")
     events: Mapped[list[TrackingEvent]] = relationship(
@@ -101,6 +140,9 @@ class TrackingEvent(IdMixin, Base):
     status: Mapped[ShipmentStatus] = mapped_column(str_enum(ShipmentStatus))
     description: Mapped[str] = mapped_column(Text)
     location: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(
+        String(16), default="carrier", server_default="carrier", doc="carrier, aftership, ..."
+    )
 
     shipment: Mapped[Shipment] = relationship(back_populates="events")
 

@@ -12,9 +12,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tidings import __version__
 from tidings.metrics import QUEUE_ROWS
+from tidings.store.base import utcnow
 from tidings.store.migrate import current_revision, head_revision
 from tidings.web.deps import PUBLIC, CurrentUser, ReadSessionDep
 from tidings.web.queue import queue_health
+from tidings.wismo.report import metrics as wismo_metrics
 
 
 def health_router() -> APIRouter:
@@ -56,6 +58,7 @@ def health_router() -> APIRouter:
         ):
             for state, count in counts.items():
                 QUEUE_ROWS.labels(table=table, state=state).set(count)
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        body = generate_latest() + wismo_metrics(session, utcnow())  # proactive WISMO's figures
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return router
