@@ -9,13 +9,12 @@ from sqlalchemy import Engine
 
 from tests.channels_support import file_channels, make_dispatcher
 from tests.factories import brand_rows
-from tests.http import loopback_client, serve_app
+from tests.web_support import running_app
 from tests.wismo_support import NOON_IST, parcel, scanner
-from tidings.config import BrandsFile, Settings
+from tidings.config import BrandsFile
 from tidings.store.db import SessionFactory, transaction
 from tidings.store.enums import CaseState, ShipmentStatus
 from tidings.store.models import Case
-from tidings.web.app import create_app
 from tidings.wismo.report import wismo_report
 
 TODAY = NOON_IST.date()
@@ -77,9 +76,10 @@ def test_metrics_serve_the_figures(
     """/metrics carries proactive messages by trigger and channel, the WISMO email rate and
     the detection-to-message time, read from the database at scrape time."""
     told_and_sent(sessions, brands, tmp_path / "outbox")
-    settings = Settings(_env_file=None, outbox_dir=tmp_path)  # type: ignore[call-arg]
-    with serve_app(create_app(settings, engine=engine)) as url, loopback_client(url) as client:
-        text = client.get("/metrics").text
+    with running_app(engine, _env_file=None, outbox_dir=tmp_path) as web:
+        token = web.token("ops")  # Prometheus scrapes with a token
+        with web.client(headers={"Authorization": f"Bearer {token}"}) as client:
+            text = client.get("/metrics").text
     assert (
         'tidings_wismo_proactive_messages_total{channel="email",outcome="sent",'
         'trigger="failed_attempt"} 1.0'
