@@ -9,8 +9,8 @@ from tests.factories import brand_rows
 from tidings.config import BrandsFile
 from tidings.store.db import SessionFactory, transaction
 from tidings.store.enums import ChannelKind
-from tidings.templates.contract import EVENTS
 from tidings.templates import store
+from tidings.templates.contract import EVENTS
 from tidings.templates.matrix import effective, scope_matrix
 from tidings.templates.preview import variable_hints
 from tidings.templates.store import TemplateKey

@@ -18,9 +18,9 @@ from tidings.channels.whatsapp import TemplateDefinition, define_template
 from tidings.config import BrandsFile
 from tidings.store.db import transaction
 from tidings.store.enums import ChannelKind
-from tidings.templates.contract import EVENTS
 from tidings.store.models import AuditEntry, TemplateVersion, WhatsAppApproval
 from tidings.templates import store
+from tidings.templates.contract import EVENTS
 from tidings.templates.render import render_message
 from tidings.templates.store import TemplateKey
 

@@ -87,3 +87,18 @@ def test_metrics_serve_the_figures(
     assert "tidings_wismo_emails_per_1000_orders " in text
     assert 'tidings_wismo_episodes_opened_total{problem="delay"} 1.0' in text
     assert "tidings_wismo_episodes_open 3.0" in text
+
+
+def test_the_dashboard_shows_the_figures(
+    sessions: SessionFactory, brands: BrandsFile, engine: Engine, tmp_path: Path
+) -> None:
+    """Everyone signed in sees proactive WISMO on the dashboard and in /api/dashboard."""
+    told_and_sent(sessions, brands, tmp_path / "outbox")
+    with running_app(engine, _env_file=None, outbox_dir=tmp_path) as web:
+        client = web.login("ops")
+        figures = client.get("/api/dashboard").json()["wismo"]
+        page = client.get("/", headers={"Accept": "text/html"}).text
+    assert figures["episodes_open"] == 3
+    assert figures["last_scan"]["episodes_opened"] == 3
+    assert 'data-testid="wismo-open">3<' in page
+    assert "WISMO emails per 1,000 orders" in page

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,7 @@ from tidings.store.base import utcnow
 from tidings.store.enums import CaseState, EmailState, NotificationState
 from tidings.store.models import BrandRow, Case, InboundEmail, KillSwitch, Notification
 from tidings.web.queue import QueueHealth, queue_health
+from tidings.wismo.report import WismoReport, wismo_report
 
 WINDOW = timedelta(hours=24)
 DEAD_LETTERS_SHOWN = 10
@@ -110,6 +111,7 @@ class Dashboard(BaseModel):
     notifications: list[ChannelCounts]
     dead_letters: DeadLetters
     kill_switches: KillSwitches
+    wismo: WismoReport = Field(description="proactive WISMO over the last 30 days")
 
 
 def dashboard(session: Session, *, kill_switch_env: bool) -> Dashboard:
@@ -129,6 +131,8 @@ def dashboard(session: Session, *, kill_switch_env: bool) -> Dashboard:
         notifications=_notifications(session, since),
         dead_letters=dead_letters(session),
         kill_switches=kill_switches(session, environment=kill_switch_env),
+        # 30 days, not 24 hours: WISMO emails per 1,000 orders is a monthly figure for retailers
+        wismo=wismo_report(session=session, until=now),
     )
 
 
