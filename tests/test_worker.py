@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -191,10 +192,14 @@ class TestReviewFixes:
             calls.append(row.id)
             return EmailState.PARSED
 
-        worker = Worker(session_factory=sessions, steps=[email_step("r", record)])
+        # A short lease, and a batch slow enough to outlive the third of it that the worker
+        # trusts without asking: then it asks, and finds the row gone.
+        lease = timedelta(seconds=0.3)
+        worker = Worker(session_factory=sessions, steps=[email_step("r", record)], lease_for=lease)
         original = worker._holds
 
         def taken_over(work: Work) -> bool:
+            time.sleep(lease.total_seconds() / 3)
             with transaction(sessions) as session:
                 session.execute(
                     update(InboundEmail)

@@ -36,9 +36,10 @@ def classify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     """Classify the email and open its case, or pick up the case a previous run opened."""
     agent, work = runtime(config)
     email = facts(config)
-    with work.read() as session:
-        case = _case_of(session, state.email_id)
-        slug = agent.slug_of(session, email.brand_id)
+    slug, case = email.brand, None
+    if email.case_id is not None:  # an earlier run opened it: keep its classification
+        with work.read() as session:
+            case = _case_of(session, state.email_id)
     if case is None:
         result = agent.classifier.classify(email.as_input(), classify_context(agent, slug))
         case = _open_case(work, email, result)

@@ -8,10 +8,11 @@ from datetime import date, datetime
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tidings.classifiers.types import EmailInput
-from tidings.store.models import InboundEmail
+from tidings.store.models import BrandRow, Case, InboundEmail
 
 SENDER_KINDS = {"customer", "carrier", "supplier", "unknown"}
 
@@ -37,6 +38,8 @@ class EmailFacts:
     answers_notification: int | None = None  # chat: our message it replies to
     answers_notice: str | None = None  # and that message's event
     sent_at: datetime | None = None  # its Date header: when a carrier reported what it says
+    brand: str | None = None  # the brand's slug
+    case_id: int | None = None  # the case an earlier run opened for it, if one did
 
     def as_input(self) -> EmailInput:
         """What the classifier (and the drafter) read."""
@@ -54,8 +57,13 @@ class EmailFacts:
 
 
 def load_facts(session: Session, email_id: int) -> EmailFacts:
-    """The facts of a stored, parsed email."""
-    email = session.get_one(InboundEmail, email_id)
+    """The facts of a stored, parsed email, its brand and its case (one query)."""
+    email, brand, case_id = session.execute(
+        select(InboundEmail, BrandRow.slug, Case.id)
+        .outerjoin(BrandRow, BrandRow.id == InboundEmail.brand_id)
+        .outerjoin(Case, Case.email_id == InboundEmail.id)
+        .where(InboundEmail.id == email_id)
+    ).one()
     parsed: dict[str, Any] = email.parsed or {}
     sent = parsed.get("date")
     kind = email.sender_kind if email.sender_kind in SENDER_KINDS else "unknown"
@@ -78,6 +86,8 @@ def load_facts(session: Session, email_id: int) -> EmailFacts:
         answers_notification=parsed.get("answers_notification"),
         answers_notice=parsed.get("answers_notice"),
         sent_at=_aware(sent),
+        brand=brand,
+        case_id=case_id,
     )
 
 

@@ -26,7 +26,6 @@ from tidings.config.settings import AgentSettings
 from tidings.pipeline.work import Work
 from tidings.resolvers.order_api import OrderAPI
 from tidings.store.base import utcnow
-from tidings.store.brands import brand_slug
 from tidings.store.models import Case, CaseEvent
 
 T = TypeVar("T")
@@ -49,7 +48,6 @@ class Agent:
     kill_switch: bool = False  # TIDINGS_KILL_SWITCH: every auto-action becomes an escalation
     clock: Callable[[], datetime] = utcnow
 
-    slugs: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
     memo: dict[Hashable, tuple[float, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     def recent(self, key: Hashable, seconds: float, compute: Callable[[], T]) -> T:
@@ -63,14 +61,6 @@ class Agent:
         value = compute()
         self.memo[key] = (now + seconds, value)
         return value
-
-    def slug_of(self, session: Session, brand_id: int | None) -> str | None:
-        """A brand row's slug, cached: brand ids never change."""
-        if brand_id is None:
-            return None
-        if brand_id not in self.slugs:
-            self.slugs[brand_id] = brand_slug(session, brand_id) or ""
-        return self.slugs[brand_id] or None
 
     def brand(self, slug: str | None) -> Brand | None:
         """The brand with this slug, or None."""

@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
+from sqlalchemy import select
 
 from tidings.agent.facts import EmailFacts, load_facts
 from tidings.agent.graph import Graph
@@ -55,16 +56,32 @@ def agent_step(agent: Agent, graph: Graph) -> Step:
         ):
             snapshot = graph.get_state(config)
             durability = agent.settings.durability
+            result = None
             if not snapshot.values:  # never run (or retried)
-                graph.invoke(CaseRun(email_id=work.row_id), config, durability=durability)
+                result = graph.invoke(CaseRun(email_id=work.row_id), config, durability=durability)
             elif snapshot.next and "review" not in snapshot.next:  # a crash cut it short
-                graph.invoke(None, config, durability=durability)
+                result = graph.invoke(None, config, durability=durability)
             # else: paused for review, or ended: nothing to do again
-        with work.read() as session:
-            case = session.query(Case).filter(Case.email_id == work.row_id).one()
-        return EMAIL_STATE.get(case.state, EmailState.RESOLVED)
+        ended = ended_in(result)
+        if ended is None:  # nothing ran now: the case row says where it stands
+            with work.read() as session:
+                ended = session.scalars(
+                    select(Case.state).where(Case.email_id == work.row_id)
+                ).one()
+        return EMAIL_STATE.get(ended, EmailState.RESOLVED)
 
     return _graph_step("agent", InboundEmail, EmailState.PARSED, EmailState.QUARANTINED, run)
+
+
+def ended_in(result: dict[str, Any] | None) -> CaseState | None:
+    """Where the run that just returned left its case: paused for review at the interrupt, else
+    the state its last node (notify or close) wrote; None when nothing ran."""
+    if result is None:
+        return None
+    if result.get("__interrupt__"):
+        return CaseState.ESCALATED
+    closing = result.get("closing")
+    return CaseState(closing) if closing else None
 
 
 def resume_step(agent: Agent, graph: Graph) -> Step:

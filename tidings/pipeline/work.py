@@ -23,6 +23,12 @@ class LeaseProof:
 
     until: float = 0.0
 
+    def renewed(self, at: float, lease_for: timedelta) -> None:
+        """The lease was set to run ``lease_for`` from ``at`` (monotonic): for a third of that
+        no other worker can take the row (a lease is taken only once expired), so it is ours
+        without asking; two thirds stay as slack for clock skew between hosts."""
+        self.until = at + lease_for.total_seconds() / 3
+
 
 @dataclass(frozen=True)
 class Work:
@@ -48,22 +54,18 @@ class Work:
 
     @contextmanager
     def fenced(self) -> Iterator[Session]:
-        """A write transaction that commits only while the lease is still ours.
-
-        Its commit renewed the lease for ``lease_for`` from when it started, so for the next
-        third of that no other worker can take the row (a lease is taken only once expired)
-        and ``holds()`` answers without a query; two thirds of a lease stay as slack for clock
-        skew between hosts."""
+        """A write transaction that commits only while the lease is still ours (its commit
+        renews the lease, so ``holds()`` needs no query for a while)."""
         started = time.monotonic()
         with transaction(self.sessions) as session:
             self.assert_owned(session)
             yield session
-        self.proof.until = started + self.lease_for.total_seconds() / 3
+        self.proof.renewed(started, self.lease_for)
 
     def holds(self) -> bool:
         """Whether the lease is still ours, read without writing (no commit to wait for): a
         quick check before work; writes are fenced by ``fenced()`` all the same."""
-        if time.monotonic() < self.proof.until:  # a fenced write renewed it moments ago
+        if time.monotonic() < self.proof.until:  # leased or renewed moments ago
             return True
         with self.read() as session:
             return leasing.holds(

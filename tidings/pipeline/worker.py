@@ -114,6 +114,7 @@ class Worker(Runner[RunReport]):
         self._housekeeping()
         report = RunReport()
         for step in self.steps:
+            leased_at = time.monotonic()
             with self.sessions() as session:
                 ids = leasing.lease(
                     session=session,
@@ -129,7 +130,7 @@ class Worker(Runner[RunReport]):
                     if self.stopping.is_set():
                         self._release(step, row_id)
                         continue
-                    self._handle(step, row_id, report)
+                    self._handle(step, self._work(step, row_id, leased_at), report)
                     self.heartbeat.release(step.model, [row_id])
             finally:
                 self.heartbeat.release(step.model, ids)
@@ -159,8 +160,8 @@ class Worker(Runner[RunReport]):
             if done:
                 log.info("periodic job", job=job.name, done=done)
 
-    def _work(self, step: Step, row_id: int) -> Work:
-        return Work(
+    def _work(self, step: Step, row_id: int, leased_at: float) -> Work:
+        work = Work(
             model=step.model,
             row_id=row_id,
             owner=self.owner,
@@ -168,10 +169,12 @@ class Worker(Runner[RunReport]):
             sessions=self.sessions,
             read_sessions=self.read_sessions,
         )
+        work.proof.renewed(leased_at, self.lease_for)  # lease() set it for all of the batch
+        return work
 
-    def _handle(self, step: Step, row_id: int, report: RunReport) -> None:
+    def _handle(self, step: Step, work: Work, report: RunReport) -> None:
+        row_id = work.row_id
         bound = log.bind(step=step.name, row_id=row_id)
-        work = self._work(step, row_id)
         try:
             if not self._holds(work):
                 raise LeaseLostError(f"lease on {step.model.__name__} {row_id} lapsed before work")
