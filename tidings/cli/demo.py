@@ -9,19 +9,23 @@ from __future__ import annotations
 import secrets
 import shutil
 import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import typer
 from rich.table import Table
+from sqlalchemy import func, select
 
 from tidings.agent.build import pipeline
 from tidings.auth.users import add_user
+from tidings.channels.dispatch import DispatchReport
 from tidings.cli.common import console, load_settings, open_database, progress_bar
 from tidings.cli.demo_env import DemoEnv, remember_demo
 from tidings.cli.outbox import build_dispatcher
 from tidings.cli.seed import print_seed_report, run_seed
 from tidings.cli.serve import listen, run_web
-from tidings.config import BrandsFile, load_brands
+from tidings.config import BrandsFile, Settings, load_brands
 from tidings.config.settings import BUNDLED_BRANDS_FILE
 from tidings.demo.dates import offset_to_now, shifted
 from tidings.demo.summary import summary
@@ -31,8 +35,9 @@ from tidings.pipeline.worker import Worker
 from tidings.store.base import utcnow
 from tidings.store.brands import sync_brands
 from tidings.store.db import SessionFactory, transaction
-from tidings.store.enums import Role
+from tidings.store.enums import NotificationState, Role
 from tidings.store.migrate import upgrade_url
+from tidings.store.models import Notification
 from tidings.templates.bundled import load_bundled
 from tidings.web.app import create_app
 from tidings.wismo.scan import Scanner
@@ -164,11 +169,11 @@ def demo(
         processed = Worker(session_factory=sessions, steps=built.steps).run_until_idle()
     # Proactive WISMO: the late parcels' customers hear first (a worker does this on a schedule).
     scanned = Scanner(sessions=sessions, brands=brands, settings=settings.wismo).scan()
-    dispatcher = build_dispatcher(settings, concurrency=4, public_url=None)
-    try:
-        sent = dispatcher.run_until_idle()
-    finally:
-        dispatcher.close()
+    sent = _dispatch(settings)
+    held = sent.counts.get("held", 0)
+    morning = _end_of_quiet_hours(sessions) if held else None
+    if morning is not None:  # the demo does not wait for the customers' morning: it moves to it
+        sent = _dispatch(settings, clock=lambda: morning)
     table = Table(title="sample emails", show_header=False)
     table.add_row("imported", str(imported.imported))
     table.add_row("duplicates", str(imported.duplicates))
@@ -186,10 +191,16 @@ def demo(
     done.add_row("delay episodes opened", str(scanned.episodes_opened))
     done.add_row("proactive notices queued by the scan", str(scanned.enqueued))
     outbox = settings.outbox_dir
-    done.add_row(f"messages written to {outbox}", str(sent.counts.get("sent", 0)))
-    held = sent.counts.get("held", 0)
-    if held:
-        done.add_row("messages held for quiet hours", str(held))
+    if morning is not None:
+        done.add_row(
+            "messages held for quiet hours",
+            f"{held}, then sent as of {morning:%d %b %H:%M} UTC (the demo's clock moved there)",
+        )
+    with sessions() as session:
+        written = session.scalar(
+            select(func.count()).where(Notification.state == NotificationState.SENT)
+        )
+    done.add_row(f"messages written to {outbox}", str(written))
     console.print(done)
     remembered = remember_demo(
         env_file=Path(".env"),
@@ -201,3 +212,22 @@ def demo(
     console.print(f"ready in {time.monotonic() - started:.1f} s")
     if listener is not None:
         run_web(create_app(settings, engine=database.engine), listener)
+
+
+def _dispatch(settings: Settings, clock: Callable[[], datetime] = utcnow) -> DispatchReport:
+    """Send what is due to the demo's file outbox."""
+    dispatcher = build_dispatcher(settings, concurrency=4, public_url=None, clock=clock)
+    try:
+        return dispatcher.run_until_idle()
+    finally:
+        dispatcher.close()
+
+
+def _end_of_quiet_hours(sessions: SessionFactory) -> datetime | None:
+    """When the last message held for its customer's quiet hours may go."""
+    with sessions() as session:
+        return session.scalar(
+            select(func.max(Notification.next_attempt_at)).where(
+                Notification.state == NotificationState.HELD
+            )
+        )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import signal
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
@@ -26,6 +28,7 @@ from tidings.cli.common import (
     open_database,
 )
 from tidings.config import Settings
+from tidings.store.base import utcnow
 from tidings.store.brands import sync_brands
 from tidings.store.db import transaction
 from tidings.store.enums import NotificationState
@@ -82,7 +85,13 @@ def list_command(
     console.print(table)
 
 
-def build_dispatcher(settings: Settings, *, concurrency: int, public_url: str | None) -> Dispatcher:
+def build_dispatcher(
+    settings: Settings,
+    *,
+    concurrency: int,
+    public_url: str | None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Dispatcher:
     """A dispatcher on the configured database and providers."""
     with errors_as_exit():
         channels = default_registry().build(ChannelContext(settings=settings))
@@ -96,6 +105,7 @@ def build_dispatcher(settings: Settings, *, concurrency: int, public_url: str | 
         channels=channels,
         links=links,
         concurrency=concurrency,
+        clock=clock,
     )
 
 
