@@ -340,3 +340,43 @@ class TestPages:
             assert ops.post(f"/cases/{case_id}/decision", data=form).status_code == 303
         decision = _case(web.sessions, case_id).decision or {}
         assert decision["action"] == "edit" and decision["reply"].startswith("We are sorry")
+
+    def test_two_people_on_one_draft(self, web: Web, review: Review) -> None:
+        """What a person approves or saves is the draft they read: once someone else saved
+        another, both are refused (nothing decided, the other's draft kept) until they read it."""
+        case_id = review.escalate("[dmg]", "damaged_item")
+        draft = _case(web.sessions, case_id).draft_reply or ""
+        with closing(web.login("ops")) as ops, closing(web.login("admin")) as admin:
+            page = ops.get(f"/cases/{case_id}", headers={"Accept": "text/html"})
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert token
+            theirs = admin.put(
+                f"/api/cases/{case_id}/draft", json={"text": "Admin's reply.", "base": draft}
+            )
+            assert theirs.status_code == 200
+            form = {"csrf_token": token.group(1), "original": draft, "reply": draft}
+            approved = ops.post(f"/cases/{case_id}/decision", data={**form, "action": "approve"})
+            assert "the draft changed since you opened the case" in approved.text
+            saved = ops.post(
+                f"/cases/{case_id}/draft",
+                data={**form, "reply": "Ops' version."},
+                headers={"HX-Request": "true"},
+            )
+            assert "the draft changed since you opened the case" in saved.text
+            assert _case(web.sessions, case_id).state is CaseState.ESCALATED
+            assert _case(web.sessions, case_id).draft_reply == "Admin's reply."
+            url = f"/api/cases/{case_id}/decision"
+            assert ops.post(url, json={"action": "approve", "draft_seen": draft}).status_code == 409
+            # Read again, then saved: the page's copy becomes the saved draft, so the next save
+            # and the approval start from it.
+            current = {**form, "original": "Admin's reply."}
+            first = ops.post(
+                f"/cases/{case_id}/draft",
+                data={**current, "reply": "Ops' version."},
+                headers={"HX-Request": "true"},
+            )
+            assert "Draft saved." in first.text
+            assert 'id="original" value="Ops&#39; version."' in first.text
+            again = {**form, "original": "Ops' version.", "reply": "Ops' version."}
+            assert ops.post(f"/cases/{case_id}/decision", data={**again, "action": "approve"})
+        assert _case(web.sessions, case_id).decision["action"] == "approve"  # type: ignore[index]

@@ -152,6 +152,31 @@ class TestReviewInBrowser:
         assert _state(web, first) is CaseState.DECIDED
         assert violations == []
 
+    def test_saving_twice_then_approving_what_was_saved(
+        self, web: Web, review: Review, page: Page
+    ) -> None:
+        """Each save answers "Draft saved." and the page now holds the saved draft, so a second
+        save is not taken for someone else's change, and approving sends that draft as it is."""
+        case_id = review.escalate("[d1]", "damaged_item")
+        log_in(page, web.url, "ops", PASSWORD)
+        page.wait_for_url(f"{web.url}/")
+        page.goto(f"{web.url}/cases/{case_id}")
+        reply, status = page.get_by_test_id("reply"), page.locator("#draft-status")
+        for text in ("A new lamp ships today.", "A new lamp ships today, by courier."):
+            reply.fill(text)
+            page.get_by_test_id("save-draft").click()
+            page.get_by_test_id("draft-saved").wait_for()
+            assert status.inner_text() == "Draft saved."
+            assert page.locator("#original").input_value() == text
+            status.evaluate("node => { node.textContent = '' }")
+        page.get_by_test_id("approve").click()
+        page.get_by_test_id("flash").wait_for()
+        with web.sessions() as session:
+            case = session.get_one(Case, case_id)
+            decided, draft = case.decision or {}, case.draft_reply
+        assert decided.get("action") == "approve"
+        assert draft == "A new lamp ships today, by courier."
+
     def test_the_queue_and_a_case_fit_a_phone(
         self, web: Web, review: Review, browser: Browser
     ) -> None:

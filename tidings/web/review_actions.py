@@ -44,6 +44,11 @@ class DecisionIn(BaseModel):
     label: str | None = Field(default=None, max_length=40)
     assignee: str | None = Field(default=None, max_length=64)
     note: str | None = Field(default=None, max_length=500)
+    draft_seen: str | None = Field(
+        default=None,
+        max_length=MAX_REPLY_CHARS,
+        description="approve: the draft as the person read it; refused if it changed since",
+    )
 
 
 class Decided(BaseModel):
@@ -59,6 +64,11 @@ class DraftIn(BaseModel):
     """The drafted reply as a person edited it."""
 
     text: str = Field(min_length=1, max_length=MAX_REPLY_CHARS)
+    base: str | None = Field(
+        default=None,
+        max_length=MAX_REPLY_CHARS,
+        description="the draft this edit started from; refused if someone saved another since",
+    )
 
 
 class BulkApproveIn(BaseModel):
@@ -82,6 +92,7 @@ def decide(session: Session, case_id: int, decision: DecisionIn, *, by: str) -> 
         raise ActionRefusedError(f"no case {case_id}", 404)
     if decision.action == "approve":
         _check_draft(case)
+        _check_unchanged(case.draft_reply, decision.draft_seen)
     if decision.action == "reassign":
         _check_assignee(session, decision.assignee)
     try:
@@ -125,6 +136,7 @@ def save_draft(session: Session, case_id: int, draft: DraftIn, *, by: str) -> No
     it knowing the thread), while the case waits in review and no worker holds it."""
     now = utcnow()
     before = session.scalar(select(Case.draft_reply).where(Case.id == case_id))
+    _check_unchanged(before, draft.base)
     done = session.execute(
         update(Case)
         .where(
@@ -172,6 +184,16 @@ def _check_draft(case: Case) -> None:
         raise ActionRefusedError(
             f"case {case.id}'s draft is stale: a newer email arrived on its thread; "
             "edit the reply (or re-run the case) before sending"
+        )
+
+
+def _check_unchanged(current: str | None, seen: str | None) -> None:
+    """Two people on one case: what one approves or edits must be the draft they read, not one
+    another person saved meanwhile (compared word by word: browsers send CRLF lines)."""
+    if seen is not None and (current or "").split() != seen.split():
+        raise ActionRefusedError(
+            "the draft changed since you opened the case (someone else saved theirs): "
+            "reload the case to read it"
         )
 
 

@@ -139,6 +139,7 @@ def cases_router(settings: Settings) -> APIRouter:
             reply=reply if action == "edit" else None,
             label=label or None,
             assignee=assignee or None,
+            draft_seen=original if action == "approve" and original else None,
         )
         try:
             decide(session, case_id, decision, by=f"web:{user.name}")
@@ -160,17 +161,19 @@ def cases_router(settings: Settings) -> APIRouter:
         session: WriteSessionDep,
         user: PageOpsOrAdmin,
         reply: Annotated[str, Form(max_length=10_000)],
+        original: Annotated[str, Form(max_length=10_000)] = "",
         queue: Annotated[str, Form(max_length=MAX_QUEUE_PARAMS)] = "",
     ) -> Response:
-        """Keep the edited draft (htmx answers with a line saying so)."""
+        """Keep the edited draft (htmx answers with a line saying so, and the page's copy of
+        the draft becomes the one saved)."""
         try:
-            save_draft(session, case_id, _draft(reply), by=f"web:{user.name}")
+            save_draft(session, case_id, _draft(reply, original or None), by=f"web:{user.name}")
         except ActionRefusedError as exc:
             if "HX-Request" in request.headers:
                 return render(request, "case/saved.html", {"error": str(exc)})
             return page_answer(request, session, case_id, queue, error=exc)
         if "HX-Request" in request.headers:
-            return render(request, "case/saved.html", {"error": None})
+            return render(request, "case/saved.html", {"error": None, "saved": reply.strip()})
         return RedirectResponse(f"/cases/{case_id}?{queue}", status_code=303)
 
     @router.post("/cases/{case_id}/preview", include_in_schema=False)
@@ -278,8 +281,8 @@ def _filters(queue: str) -> QueueFilters:
         return QueueFilters()
 
 
-def _draft(text: str) -> DraftIn:
+def _draft(text: str, base: str | None = None) -> DraftIn:
     try:
-        return DraftIn(text=text)
+        return DraftIn(text=text, base=base)
     except ValidationError as exc:
         raise ActionRefusedError("the reply needs its text", 422) from exc
