@@ -14,17 +14,22 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.browser import DESKTOP, chromium
 from tidings.config import BrandsFile, Settings, load_brands
 from tidings.config.settings import BUNDLED_BRANDS_FILE
 from tidings.logs import configure_logging
 from tidings.store.base import Base
 from tidings.store.db import SessionFactory, make_engine, make_session_factory, normalize_url
 from tidings.store.migrate import upgrade
+
+if TYPE_CHECKING:  # for types only: without Playwright the browser tests skip
+    from playwright.sync_api import Browser, Page
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -167,3 +172,20 @@ def sessions(engine: Engine) -> SessionFactory:
 def brands() -> BrandsFile:
     """The bundled demo brands."""
     return load_brands(BUNDLED_BRANDS_FILE)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for a module of browser tests (tests/browser.py)."""
+    with chromium() as running:
+        yield running
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context (no cookies) at desktop size."""
+    context = browser.new_context(viewport=DESKTOP)
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    yield tab
+    context.close()

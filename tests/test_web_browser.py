@@ -10,18 +10,11 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import Engine
 
-from tests.browser import DESKTOP, PHONE, chromium, log_in, watch_csp
+from tests.browser import DESKTOP, PHONE, log_in, watch_csp
 from tests.web_support import PASSWORD, Web, running_app
 
 if TYPE_CHECKING:  # for types only: without Playwright the fixture skips instead
     from playwright.sync_api import Browser, Page
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One headless Chromium for the module."""
-    with chromium() as running:
-        yield running
 
 
 @pytest.fixture
@@ -30,16 +23,6 @@ def web(engine: Engine) -> Iterator[Web]:
     web_settings = {"dashboard_refresh_seconds": 2, "login_failures_per_name": 3}
     with running_app(engine, web=web_settings) as running:
         yield running
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser context (no cookies) at desktop size."""
-    context = browser.new_context(viewport=DESKTOP)
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    yield tab
-    context.close()
 
 
 class TestBrowser:

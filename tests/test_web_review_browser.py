@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import Engine
 
-from tests.browser import DESKTOP, PHONE, chromium, log_in, watch_csp
+from tests.browser import PHONE, log_in, watch_csp
 from tests.review_support import HOSTILE_HTML, Review
 from tests.web_support import PASSWORD, Web, running_app
 from tidings.config import BrandsFile
@@ -27,13 +27,6 @@ if TYPE_CHECKING:  # for types only: without Playwright the fixture skips instea
     from playwright.sync_api import Browser, Page
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One headless Chromium for the module."""
-    with chromium() as running:
-        yield running
 
 
 @pytest.fixture
@@ -49,16 +42,6 @@ def review(web: Web, db_url: str, brands: BrandsFile) -> Review:
     made = Review(db_url=db_url, sessions=web.sessions, brands=brands)
     made.load_templates()
     return made
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser context at desktop size."""
-    context = browser.new_context(viewport=DESKTOP)
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    yield tab
-    context.close()
 
 
 def _state(web: Web, case_id: int) -> CaseState:

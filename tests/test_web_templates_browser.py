@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import Engine
 
-from tests.browser import DESKTOP, PHONE, chromium, log_in, watch_csp
+from tests.browser import PHONE, log_in, watch_csp
 from tests.web_support import PASSWORD, Web, running_app
 from tidings.config import BrandsFile
 from tidings.store.db import transaction
@@ -27,13 +27,6 @@ EDITOR = "/templates/kapas/shipped/whatsapp/hi"
 KEY = TemplateKey(brand="kapas", event="shipped", channel=ChannelKind.WHATSAPP, language="hi")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One headless Chromium for the module."""
-    with chromium() as running:
-        yield running
-
-
 @pytest.fixture
 def web(engine: Engine, brands: BrandsFile) -> Iterator[Web]:
     """The app with one user per role and the bundled copy of every brand loaded."""
@@ -41,16 +34,6 @@ def web(engine: Engine, brands: BrandsFile) -> Iterator[Web]:
         with transaction(running.sessions) as session:
             load_bundled(session=session, brands=brands)
         yield running
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser context (no cookies) at desktop size."""
-    context = browser.new_context(viewport=DESKTOP)
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    yield tab
-    context.close()
 
 
 def sign_in(page: Page, web: Web, name: str) -> None:
