@@ -169,11 +169,10 @@ def demo(
         processed = Worker(session_factory=sessions, steps=built.steps).run_until_idle()
     # Proactive WISMO: the late parcels' customers hear first (a worker does this on a schedule).
     scanned = Scanner(sessions=sessions, brands=brands, settings=settings.wismo).scan()
-    sent = _dispatch(settings)
-    held = sent.counts.get("held", 0)
+    held = _dispatch(settings).counts.get("held", 0)
     morning = _end_of_quiet_hours(sessions) if held else None
     if morning is not None:  # the demo does not wait for the customers' morning: it moves to it
-        sent = _dispatch(settings, clock=lambda: morning)
+        _dispatch(settings, clock=lambda: morning)
     table = Table(title="sample emails", show_header=False)
     table.add_row("imported", str(imported.imported))
     table.add_row("duplicates", str(imported.duplicates))
