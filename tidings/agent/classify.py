@@ -39,7 +39,7 @@ def classify(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     slug, case = email.brand, None
     if email.case_id is not None:  # an earlier run opened it: keep its classification
         with work.read() as session:
-            case = _case_of(session, state.email_id)
+            case = session.get(Case, email.case_id)
     if case is None:
         result = agent.classifier.classify(email.as_input(), classify_context(agent, slug))
         case = _open_case(work, email, result)

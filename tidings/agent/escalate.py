@@ -20,7 +20,7 @@ from tidings.agent.sla import due
 from tidings.agent.state import CaseRun
 from tidings.logs import get_logger
 from tidings.store.enums import CaseState
-from tidings.store.models import Case, InboundEmail
+from tidings.store.models import Case
 
 log = get_logger(__name__)
 
@@ -42,12 +42,12 @@ def escalate(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
             summary = f"assigned to {decision.assignee}"
             add_event(session, state.case_id or 0, "decision", summary, actor=decision.by)
         return {"decision": None}
-    brand = agent.brand(state.brand) or agent.brands.brands[0]
+    own = agent.brand(state.brand)
+    brand = own or agent.brands.brands[0]
+    email = facts(config)
     with work.read() as session:
-        draft_reply, stale, arrived = session.execute(
-            select(Case.draft_reply, Case.draft_stale, InboundEmail.received_at)
-            .outerjoin(InboundEmail, InboundEmail.id == Case.email_id)
-            .where(Case.id == state.case_id)
+        draft_reply, stale = session.execute(
+            select(Case.draft_reply, Case.draft_stale).where(Case.id == state.case_id)
         ).one()
     keep = draft_reply and not stale
     draft = None
@@ -57,7 +57,7 @@ def escalate(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
                 category=state.category or "other",
                 language=state.language or brand.default_language,
                 brand=brand,
-                email=facts(config).as_input(),
+                email=email.as_input(),
                 order_number=state.order_number,
                 tracking_number=state.fields.get("tracking_number"),
                 reasons=state.reasons,
@@ -67,9 +67,9 @@ def escalate(state: CaseRun, config: RunnableConfig) -> dict[str, Any]:
     with work.fenced() as session:
         sla = due(
             state.category or "other",
-            agent.brand(state.brand),
+            own,
             agent.settings,
-            arrived=arrived or agent.clock(),
+            arrived=email.received_at or agent.clock(),
         )
         values: dict[str, Any] = {
             "state": CaseState.ESCALATED,

@@ -38,6 +38,7 @@ class EmailFacts:
     answers_notification: int | None = None  # chat: our message it replies to
     answers_notice: str | None = None  # and that message's event
     sent_at: datetime | None = None  # its Date header: when a carrier reported what it says
+    received_at: datetime | None = None  # when it reached us: review deadlines count from it
     brand: str | None = None  # the brand's slug
     case_id: int | None = None  # the case an earlier run opened for it, if one did
 
@@ -66,6 +67,7 @@ def load_facts(session: Session, email_id: int) -> EmailFacts:
     ).one()
     parsed: dict[str, Any] = email.parsed or {}
     sent = parsed.get("date")
+    moment = datetime.fromisoformat(sent) if isinstance(sent, str) else None
     kind = email.sender_kind if email.sender_kind in SENDER_KINDS else "unknown"
     chat = email.medium != "email"
     return EmailFacts(
@@ -77,7 +79,7 @@ def load_facts(session: Session, email_id: int) -> EmailFacts:
         language=email.language,
         subject=parsed.get("subject") or email.subject or "",
         text=parsed.get("text") or "",
-        sent_on=datetime.fromisoformat(sent).date() if isinstance(sent, str) else None,
+        sent_on=moment.date() if moment else None,
         in_reply_to=parsed.get("in_reply_to"),
         references=list(parsed.get("references") or []),
         phone=parsed.get("phone"),
@@ -85,21 +87,11 @@ def load_facts(session: Session, email_id: int) -> EmailFacts:
         medium=email.medium,
         answers_notification=parsed.get("answers_notification"),
         answers_notice=parsed.get("answers_notice"),
-        sent_at=_aware(sent),
+        sent_at=moment if moment and moment.tzinfo else None,  # only a Date with its zone
+        received_at=email.received_at,
         brand=brand,
         case_id=case_id,
     )
-
-
-def _aware(value: Any) -> datetime | None:
-    """The Date header as an aware datetime (None when missing or without a zone)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else None
 
 
 def facts(config: RunnableConfig) -> EmailFacts:

@@ -60,7 +60,7 @@ def _key(code: str) -> str:
 
 def carrier(code: str) -> Carrier:
     """The carrier behind a code, or one named from the code with the universal tracker."""
-    known = CARRIERS.get(_key(code)) or CARRIERS.get(code.strip().lower())
+    known = CARRIERS.get(_key(code))
     if known is not None:
         return known
     return Carrier(code.replace("_", " ").strip().title() or "the courier", UNIVERSAL)
