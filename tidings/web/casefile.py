@@ -172,16 +172,15 @@ def preview(
     *,
     renderer: Renderer,
     brands: BrandsFile,
-    case_file: CaseFile,
+    details: CaseDetails,
+    context: OrderContext | None,
     text: str,
     channels: tuple[ChannelKind, ...] = PREVIEW_CHANNELS,
 ) -> list[Preview]:
     """The reply as the brand's ``case_reply`` on each channel, in the customer's language:
     the same template and variables the worker sends with (on the medium the customer wrote;
     the others show how the copy reads there)."""
-    details = case_file.case
     brand = _brand(brands, details.brand)
-    context = case_file.order
     order = context.order if context else None
     variables = reply_variables(
         brands, order, context.shipments if context else [], case_id=details.id, text=text

@@ -22,12 +22,13 @@ from tidings.agent.build import order_api_for
 from tidings.agent.decisions import DecisionRefusedError
 from tidings.agent.retry import rerun_case
 from tidings.agent.state import DecisionAction
+from tidings.agent.trail import case_details
 from tidings.channels.render import default_renderer
 from tidings.classifiers.taxonomy import load_taxonomy
 from tidings.config import Settings, load_brands
 from tidings.errors import TidingsError
 from tidings.store.db import SessionFactory
-from tidings.web.casefile import CaseFile, Preview, case_file, preview
+from tidings.web.casefile import CaseFile, Preview, case_file, order_context, preview
 from tidings.web.deps import (
     OpsOrAdmin,
     PageOpsOrAdmin,
@@ -72,10 +73,12 @@ def cases_router(settings: Settings) -> APIRouter:
     router = APIRouter(tags=["cases"])
     brands = functools.cache(lambda: load_brands(settings.brands_file))  # read on first use
 
+    # One order API client for the app's life (a REST one holds an HTTP connection pool).
+    order_api = functools.cache(lambda factory: order_api_for(settings, factory))
+
     def load(request: Request, session: Session, case_id: int) -> CaseFile:
-        orders = order_api_for(settings, read_sessions(request))
         try:
-            return case_file(session, case_id, orders)
+            return case_file(session, case_id, order_api(read_sessions(request)))
         except TidingsError as exc:
             raise HTTPException(404, str(exc)) from exc
 
@@ -246,10 +249,20 @@ def cases_router(settings: Settings) -> APIRouter:
         return _or_http(lambda: _rerun(write_sessions(request), case_id, by=f"web:{user.name}"))
 
     def _preview(request: Request, session: Session, case_id: int, text: str) -> list[Preview]:
-        found = load(request, session, case_id)
-        shown = text.strip() or found.case.draft_reply or ""
+        """Typing in the editor asks for this every pause: only the case and its order are
+        read, not the whole case file."""
+        try:
+            details = case_details(session, case_id)
+        except TidingsError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        order = order_context(order_api(read_sessions(request)), details.order)
         return preview(
-            session, renderer=default_renderer(), brands=brands(), case_file=found, text=shown
+            session,
+            renderer=default_renderer(),
+            brands=brands(),
+            details=details,
+            context=order,
+            text=text.strip() or details.draft_reply or "",
         )
 
     def _rerun(factory: SessionFactory, case_id: int, *, by: str) -> Rerun:
