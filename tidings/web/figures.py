@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from tidings.store.base import utcnow
 from tidings.store.enums import CaseState, EmailState, NotificationState
-from tidings.store.models import BrandRow, Case, InboundEmail, KillSwitch, Notification
+from tidings.store.models import BrandRow, Case, InboundEmail, Notification
+from tidings.store.switches import list_switches
 from tidings.web.queue import QueueHealth, queue_health
 from tidings.wismo.report import WismoReport, wismo_report
 
@@ -258,7 +259,7 @@ def _count(session: Session, condition: ColumnElement[bool], column: Any) -> int
 
 def kill_switches(session: Session, *, environment: bool) -> KillSwitches:
     """The switches as the agent reads them on every case."""
-    rows = list(session.scalars(select(KillSwitch).order_by(KillSwitch.brand, KillSwitch.category)))
+    rows = list_switches(session)
     lines = [
         SwitchLine(
             brand=r.brand,

@@ -119,7 +119,8 @@ def approve_many(session: Session, request: BulkApproveIn, *, by: str) -> BulkAp
     approved: list[int] = []
     refused: dict[int, str] = {}
     for case_id in dict.fromkeys(request.ids):  # once each, in the order given
-        category = session.scalar(select(Case.category).where(Case.id == case_id))
+        case = session.get(Case, case_id)  # decide() finds it in the session, not the database
+        category = case.category if case is not None else None
         if category is not None and category != request.category:
             refused[case_id] = f"case {case_id} is {category}, not {request.category}"
             continue
