@@ -34,7 +34,7 @@ def relabelled(session: Session, *, since: datetime | None = None) -> list[Label
     for email_id, label in latest.items():
         if label.label not in known:  # a category since removed from the taxonomy
             continue
-        email = load_facts(session, email_id)
+        email = load_facts(session, email_id).as_input()  # what the model read in production
         fields: dict[str, Any] = {k: v for k, v in label.fields.items() if v is not None}
         records.append(
             LabelledEmail(
@@ -48,6 +48,8 @@ def relabelled(session: Session, *, since: datetime | None = None) -> list[Label
                 label=label.label,
                 fields=fields,
                 date=email.sent_on,
+                channel=email.medium,
+                in_reply_to=email.answers_notice,
             )
         )
     return records
