@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,13 @@ from tidings.store.migrate import require_current
 
 # soft_wrap: never break lines to a guessed width; messages and JSON must survive a pipe.
 console = Console(soft_wrap=True)
+
+
+def print_json(document: object) -> None:
+    """One JSON document on one line (a command's ``--json`` output), nothing highlighted."""
+    console.print(json.dumps(document, default=str), markup=False, highlight=False, soft_wrap=True)
+
+
 err_console = Console(stderr=True, soft_wrap=True)
 
 

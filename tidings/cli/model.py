@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import json
 from pathlib import Path
 
 import typer
@@ -16,7 +15,14 @@ from tidings.classifiers.versions import (
     rollback_target,
     serving_version,
 )
-from tidings.cli.common import console, errors_as_exit, fail, load_settings, open_database
+from tidings.cli.common import (
+    console,
+    errors_as_exit,
+    fail,
+    load_settings,
+    open_database,
+    print_json,
+)
 from tidings.cli.eval import comparison_table
 from tidings.evals.dataset import LabelledEmail, load_many
 from tidings.evals.promotion import DEFAULT_MARGIN, GateResult, default_sets, gate
@@ -36,7 +42,7 @@ def list_command(as_json: bool = typer.Option(False, "--json", help="one JSON ob
         models = list_models(session)
     if as_json:
         payload = {"models": [m.model_dump(mode="json") for m in models]}
-        console.print(json.dumps(payload), markup=False, highlight=False, soft_wrap=True)
+        print_json(payload)
         return
     table = Table("version", "source", "created", "by", "training rows", "serving", "note")
     for m in models:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 from collections.abc import Callable
 from datetime import datetime
@@ -26,6 +25,7 @@ from tidings.cli.common import (
     load_brands_for,
     load_settings,
     open_database,
+    print_json,
 )
 from tidings.config import Settings
 from tidings.store.base import utcnow
@@ -36,10 +36,6 @@ from tidings.store.enums import NotificationState
 app = typer.Typer(
     help="Customer notifications: list, dispatch, replay dead letters, WhatsApp templates."
 )
-
-
-def _print_json(document: object) -> None:
-    console.print(json.dumps(document, default=str), highlight=False, soft_wrap=True)
 
 
 @app.command("list")
@@ -56,7 +52,7 @@ def list_command(
         rows = list_notifications(session=session, states=state, limit=limit)
     if as_json:
         for row in rows:
-            _print_json(
+            print_json(
                 {
                     "id": row.id,
                     "state": row.state.value,
@@ -130,7 +126,7 @@ def dispatch_command(
         if once:
             report = dispatcher.run_until_idle()
             if as_json:
-                _print_json(report.counts)
+                print_json(report.counts)
             else:
                 console.print(
                     ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "nothing due"
@@ -162,7 +158,7 @@ def reconcile_command(
     finally:
         dispatcher.close()
     if as_json:
-        _print_json(counts)
+        print_json(counts)
     else:
         console.print(
             ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing to settle"
@@ -189,7 +185,7 @@ def replay_command(
     for row_id, reason in report.skipped.items():
         console.print(f"skipped {row_id}: {reason}")
     if as_json:
-        _print_json(report.as_dict())
+        print_json(report.as_dict())
     else:
         console.print(f"requeued {len(report.requeued)}, skipped {len(report.skipped)}")
 
@@ -232,7 +228,7 @@ def whatsapp_sync_command(
         )
         report = sync_templates(session=session, client=client, submit=submit)
     if as_json:
-        _print_json(report.as_dict())
+        print_json(report.as_dict())
     else:
         statuses = ", ".join(f"{k} {v}" for k, v in sorted((report.statuses or {}).items()))
         counts = f"created {report.created}, adopted {report.adopted}"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 
 from tidings.cli.common import (
@@ -12,16 +10,13 @@ from tidings.cli.common import (
     load_brands_for,
     load_settings,
     open_database,
+    print_json,
 )
 from tidings.store.base import utcnow
 from tidings.wismo.report import wismo_report
 from tidings.wismo.scan import Scanner
 
 app = typer.Typer(help="Proactive WISMO: scan open shipments for delays, report the results.")
-
-
-def _print_json(document: object) -> None:
-    console.print(json.dumps(document, default=str), highlight=False, soft_wrap=True)
 
 
 @app.command("scan")
@@ -52,7 +47,7 @@ def scan_command(
         for reason, count in sorted(report.suppressed_by.items()):
             console.print(f"  held back ({reason}): {count}", highlight=False)
     if as_json:
-        _print_json(
+        print_json(
             {
                 "shipments": report.shipments,
                 "episodes_opened": report.episodes_opened,
@@ -96,4 +91,4 @@ def report_command(
         highlight=False,
     )
     if as_json:
-        _print_json(report.summary())
+        print_json(report.summary())
