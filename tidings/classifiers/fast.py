@@ -31,7 +31,6 @@ FORMAT = 1  # bump when the array layout changes; load refuses what it does not 
 _NO_COLUMNS = np.zeros(0, dtype=np.int64)
 _NO_VALUES = np.zeros(0, dtype=np.float64)
 _SEPARATOR = "\x00"  # between vocabulary terms: never inside one (control characters are dropped)
-_WHITE_SPACES = re.compile(r"\s\s+")  # sklearn's, for char_wb
 
 
 class VectorizerSpec(BaseModel):
@@ -216,7 +215,7 @@ class _Block:
         return columns[known], tf[known]
 
     def _columns_per_word(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        parts = [self._word_columns(word) for word in _WHITE_SPACES.sub(" ", text).split()]
+        parts = [self._word_columns(word) for word in text.split()]  # as sklearn's char_wb
         if not parts:
             return _NO_COLUMNS, _NO_VALUES
         columns, tf = np.unique(np.concatenate(parts), return_counts=True)

@@ -10,7 +10,7 @@ import re
 import tomllib
 from datetime import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -65,14 +65,7 @@ ProblemName = Literal[
 ]
 ChannelName = Literal["whatsapp", "sms", "email"]
 CloseName = Literal["delivered", "back_on_track"]
-EVERY_PROBLEM: tuple[ProblemName, ...] = (
-    "delay",
-    "failed_attempt",
-    "customs_hold",
-    "exception",
-    "address_issue",
-    "backorder",
-)
+EVERY_PROBLEM: tuple[ProblemName, ...] = get_args(ProblemName)
 
 
 class Outreach(BaseModel):
@@ -96,7 +89,7 @@ class Outreach(BaseModel):
         description="days after a problem opened when the customer hears again if it lasts",
     )
     close_notice: list[CloseName] = Field(
-        default_factory=lambda: list[CloseName](["delivered", "back_on_track"]),
+        default_factory=lambda: list[CloseName](get_args(CloseName)),
         description="tell the customer a problem they heard about is over",
     )
 

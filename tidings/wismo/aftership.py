@@ -111,8 +111,7 @@ def verify(body: bytes, signature: str, secret: str) -> bool:
     constant time. An empty secret or signature never verifies."""
     if not secret or not signature:
         return False
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-    return hmac.compare_digest(base64.b64encode(digest).decode(), signature.strip())
+    return hmac.compare_digest(sign(body, secret), signature.strip())
 
 
 def sign(body: bytes, secret: str) -> str:
