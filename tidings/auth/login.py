@@ -37,13 +37,7 @@ class LoginOutcome:
     """A session when the login worked; else why not, and when to try again if throttled."""
 
     session: NewSession | None = None
-    user: str | None = None
-    retry_after: float | None = None
-
-    @property
-    def throttled(self) -> bool:
-        """Whether the attempt was refused before the password was looked at."""
-        return self.retry_after is not None
+    retry_after: float | None = None  # set when throttled: refused before any password check
 
 
 def log_in(
@@ -78,7 +72,7 @@ def log_in(
         if rehashed:
             user.password_hash = rehashed
         started = start_session(session, user=user, ip=ip, limits=sessions)
-    return LoginOutcome(session=started, user=name)
+    return LoginOutcome(session=started)
 
 
 def _wait(

@@ -207,13 +207,9 @@ class Dispatcher(Runner[DispatchReport]):
         log.info("dispatcher stopped", owner=self.owner)
 
     def finish(self) -> None:
-        """On the way out of ``run_forever``: record what is in hand."""
-        self._finish_on_stop()
-
-    def _finish_on_stop(self) -> None:
-        """Record the batch on the wire when stop() came, and anything still in memory. If the
-        database is down, say which rows' outcomes are lost (ids only): the lease protocol will
-        treat them as possibly sent."""
+        """On the way out of ``run_forever``: record the batch on the wire when stop() came,
+        and anything still in memory. If the database is down, say which rows' outcomes are
+        lost (ids only): the lease protocol will treat them as possibly sent."""
         try:
             if self._in_flight is not None:
                 batch, self._in_flight = self._in_flight, None

@@ -148,7 +148,7 @@ def closing(reason: str, shipment: ShipmentView | None) -> StatusAnswer | None:
     event = CLOSE_EVENTS.get(reason)
     if event is None or shipment is None:
         return None
-    eta = shipment.eta or shipment.predicted_eta if shipment else None
+    eta = shipment.eta or shipment.predicted_eta
     return StatusAnswer(event, eta, shipment)
 
 
