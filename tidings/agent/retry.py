@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from tidings.agent.decisions import DecisionRefusedError
 from tidings.agent.runtime import add_event
 from tidings.store.base import utcnow
-from tidings.store.checkpoints import open_checkpointer
+from tidings.store.checkpoints import forget_thread
 from tidings.store.db import SessionFactory, transaction
 from tidings.store.enums import CaseState, EmailState
 from tidings.store.models import AuditEntry, Case, InboundEmail
@@ -65,8 +65,7 @@ def retry_and_forget(factory: SessionFactory, database_url: str, case_id: int, *
     with transaction(factory) as session:
         retry = retry_case(session, case_id, by=by)
     if retry.thread_id:
-        with open_checkpointer(database_url) as saver:
-            saver.delete_thread(retry.thread_id)
+        forget_thread(database_url, retry.thread_id)
     return retry
 
 
@@ -109,8 +108,7 @@ def rerun_case(factory: SessionFactory, database_url: str, case_id: int, *, by: 
             )
         add_event(session, case_id, "retry", "run again: the agent takes the case afresh", actor=by)
         session.add(AuditEntry(actor=by, action="rerun", entity="case", entity_id=str(case_id)))
-    with open_checkpointer(database_url) as saver:
-        saver.delete_thread(thread_id)
+    forget_thread(database_url, thread_id)
     with transaction(factory) as session:
         _requeue(session.get_one(InboundEmail, email_id), EmailState.PARSED)
     return Retry("the agent will run the case again", thread_id)

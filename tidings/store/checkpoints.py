@@ -64,6 +64,12 @@ def setup_checkpoints(url: str) -> None:
         saver.setup()
 
 
+def forget_thread(url: str, thread_id: str) -> None:
+    """Delete one graph thread's checkpoints: its case runs again from the start."""
+    with open_checkpointer(url) as saver:
+        saver.delete_thread(thread_id)
+
+
 def prune(saver: BaseCheckpointSaver[str], thread_ids: Sequence[str]) -> int:
     """Delete the checkpoints of these threads (closed cases); returns how many threads."""
     for thread_id in thread_ids:

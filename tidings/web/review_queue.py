@@ -232,9 +232,7 @@ def _facet(
     }
     column = columns[facet]
     others = [condition for name, condition in where.items() if name != facet]
-    query = select(column, func.count()).select_from(Case)
-    if facet == "age" or filters.age is not None:
-        query = query.outerjoin(InboundEmail, InboundEmail.id == Case.email_id)
+    query = _from(select(column, func.count()), filters, join=facet == "age")
     rows = session.execute(query.where(*others).group_by(column)).all()
     counts = [FacetCount(value=_label(facet, value, slugs), count=int(n)) for value, n in rows]
     if facet == "age":

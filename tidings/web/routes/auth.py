@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from tidings.auth.keys import new_secret
 from tidings.auth.login import LoginLimits, log_in
 from tidings.auth.sessions import end_session
+from tidings.auth.users import normal_name
 from tidings.config import Settings
 from tidings.logs import get_logger
 from tidings.store.db import transaction
@@ -99,7 +100,7 @@ def auth_router() -> APIRouter:
             ),
             sessions=session_limits(settings),
         )
-        who = {"user": name.strip().lower()[:64], "ip": client_ip(request)}
+        who = {"user": normal_name(name)[:64], "ip": client_ip(request)}
         if outcome.retry_after is not None:
             log.warning("login throttled", retry_after=int(outcome.retry_after), **who)
             minutes = max(1, round(outcome.retry_after / 60))
