@@ -30,6 +30,9 @@ N = Notification
 SENT = (NotificationState.SENT, NotificationState.DELIVERED, NotificationState.READ)
 
 
+DAYS = 30.0  # the window of the rates: retailers count WISMO emails per month
+
+
 class Sent(BaseModel):
     """Proactive messages of one trigger on one channel."""
 
@@ -62,27 +65,23 @@ class WismoReport(BaseModel):
         return self.model_dump(mode="json")
 
 
-def wismo_report(*, session: Session, until: datetime, days: float = 30.0) -> WismoReport:
+def wismo_report(*, session: Session, until: datetime, days: float = DAYS) -> WismoReport:
     """The figures over the ``days`` before ``until``."""
     since = until - timedelta(days=days)
-    orders = _count(session, select(func.count()).where(Order.placed_at >= since))
-    emails = _count(
-        session,
-        select(func.count()).where(Case.category == "wismo", Case.created_at >= since),
-    )
+    orders, emails, rate = _wismo_rate(session, since)
     sent = _sent(session, since)
     return WismoReport(
         days=days,
         until=until,
         orders=orders,
         wismo_emails=emails,
-        wismo_emails_per_1000_orders=round(1000 * emails / orders, 2) if orders else 0.0,
+        wismo_emails_per_1000_orders=rate,
         proactive_enqueued=sum(s.enqueued for s in sent),
         proactive_sent=sum(s.sent for s in sent),
         by_trigger_and_channel=sent,
         detection_to_message_seconds=_delays(session, since),
         episodes_opened=_grouped(session, E.problem, E.opened_at >= since),
-        episodes_open=_count(session, select(func.count()).where(E.closed_at.is_(None))),
+        episodes_open=_open_episodes(session),
         episodes_closed=_grouped(session, E.close_reason, E.closed_at >= since),
         held_back=_grouped(session, E.suppressed, E.suppressed.is_not(None), E.closed_at.is_(None)),
         last_scan=_last_scan(session),
@@ -98,7 +97,7 @@ def metrics(session: Session, now: datetime) -> bytes:
 
 
 class _Collector:
-    """Reads the figures once per scrape."""
+    """Reads the figures once per scrape: only the queries its metrics need."""
 
     def __init__(self, session: Session, now: datetime) -> None:
         self.session, self.now = session, now
@@ -114,19 +113,20 @@ class _Collector:
         for row in everything:
             messages.add_metric([row.trigger, row.channel, "enqueued"], row.enqueued)
             messages.add_metric([row.trigger, row.channel, "sent"], row.sent)
-        recent = wismo_report(session=self.session, until=self.now)
+        since = self.now - timedelta(days=DAYS)
         rate = GaugeMetricFamily(
             "tidings_wismo_emails_per_1000_orders",
             "Inbound emails classified wismo per 1,000 orders placed in the last 30 days.",
-            value=recent.wismo_emails_per_1000_orders,
+            value=_wismo_rate(self.session, since)[2],
         )
         delay = GaugeMetricFamily(
             "tidings_wismo_detection_to_message_seconds",
             "Seconds from a problem's detection to its first message sent (last 30 days).",
             labels=["quantile"],
         )
+        delays = _delays(self.session, since)
         for name, quantile in (("p50", "0.5"), ("p90", "0.9")):
-            value = recent.detection_to_message_seconds.get(name)
+            value = delays.get(name)
             if value is not None:
                 delay.add_metric([quantile], float(value))
         opened = CounterMetricFamily(
@@ -137,9 +137,25 @@ class _Collector:
         for problem, count in _grouped(self.session, E.problem).items():
             opened.add_metric([problem], count)
         still = GaugeMetricFamily(
-            "tidings_wismo_episodes_open", "Delay episodes open now.", value=recent.episodes_open
+            "tidings_wismo_episodes_open",
+            "Delay episodes open now.",
+            value=_open_episodes(self.session),
         )
         return [messages, rate, delay, opened, still]
+
+
+def _wismo_rate(session: Session, since: datetime) -> tuple[int, int, float]:
+    """Orders placed and WISMO emails since ``since``, and the emails per 1,000 orders."""
+    orders = _count(session, select(func.count()).where(Order.placed_at >= since))
+    emails = _count(
+        session,
+        select(func.count()).where(Case.category == "wismo", Case.created_at >= since),
+    )
+    return orders, emails, round(1000 * emails / orders, 2) if orders else 0.0
+
+
+def _open_episodes(session: Session) -> int:
+    return _count(session, select(func.count()).where(E.closed_at.is_(None)))
 
 
 def _count(session: Session, query: Any) -> int:
